@@ -1,0 +1,219 @@
+"""Action registry and executor — a drop-in for ``pystator.actions``.
+
+The bookkeeping (registry, spec resolution, retries, results) is in the Rust core,
+``ferrostator._core``. This module adds what is naturally Python: the ``async``
+methods (each returns a real coroutine, so ``asyncio.run``, ``create_task`` and
+``gather`` accept them), the ``asyncio.gather`` fan-out of parallel and phased
+batches, and the decorator.
+"""
+
+from __future__ import annotations
+
+import logging
+from asyncio import gather as _gather
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+from ferrostator._core import (
+    ACTION_PARAMS_KEY,
+    ActionNotFoundError,
+    ActionResult,
+    ActionSpec,
+    ActionStatus,
+    ExecutionMode,
+    ExecutionResult,
+    ExecutorCore,
+    RegistryCore,
+    TransitionResult,
+    _complete,
+    _fan_out,
+    _parallel_start,
+    _phased_start,
+    _registry_all_start,
+    _registry_start,
+    _sequential_start,
+    _spec_start,
+    is_transient_error,
+)
+
+__all__ = [
+    "ACTION_PARAMS_KEY",
+    "ActionExecutor",
+    "ActionFunc",
+    "ActionNotFoundError",
+    "ActionRegistry",
+    "ActionResult",
+    "ActionSpec",
+    "ActionStatus",
+    "AnyActionFunc",
+    "AsyncActionFunc",
+    "ExecutionMode",
+    "ExecutionResult",
+    "TransitionResult",
+    "is_transient_error",
+    "logger",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ActionFunc(Protocol):
+    """Synchronous action function protocol."""
+
+    def __call__(self, context: dict[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class AsyncActionFunc(Protocol):
+    """Asynchronous action function protocol."""
+
+    def __call__(self, context: dict[str, Any]) -> Awaitable[Any]: ...
+
+
+AnyActionFunc = ActionFunc | AsyncActionFunc | Callable[[dict[str, Any]], Any | Awaitable[Any]]
+
+
+async def _settle(batch: Any) -> Any:
+    """Waits for a fanned-out batch's Tasks (as asyncio.gather) and returns its value."""
+    tasks = batch.tasks
+    if tasks is None:
+        return batch.finish()
+    return batch.finish(await _gather(*tasks))
+
+
+class ActionRegistry(RegistryCore):
+    """Registry for action functions (sync and async). Thread-safe.
+
+    Example:
+        >>> registry = ActionRegistry()
+        >>> registry.register("notify", lambda ctx: print("notified"))
+        >>> registry.execute("notify", {"user": "alice"})
+    """
+
+    async def async_execute(
+        self, name: str, context: dict[str, Any], raise_on_error: bool = False
+    ) -> ActionResult:
+        """Execute a single named action asynchronously (sync actions are called,
+        async ones awaited). Raises ActionNotFoundError if the name is unknown."""
+        run = _registry_start(self, name, context, raise_on_error)
+        return run if type(run) is ActionResult else await run
+
+    async def async_execute_all(
+        self,
+        actions: tuple[str, ...] | list[str],
+        context: dict[str, Any],
+        stop_on_error: bool = False,
+    ) -> list[ActionResult]:
+        """Execute several actions asynchronously, in order; a missing name gives a
+        failed result. With ``stop_on_error=True``, halt after the first failure."""
+        run = _registry_all_start(self, actions, context, stop_on_error)
+        return run if type(run) is list else await run
+
+    def decorator(
+        self,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Callable[[AnyActionFunc], AnyActionFunc]:
+        """Decorator registering a function under ``name`` (default: its ``__name__``);
+        returns the function unchanged.
+
+        Example:
+            >>> @registry.decorator()
+            ... def notify_user(ctx: dict) -> None:
+            ...     send_email(ctx["user_email"], "Order updated")
+        """
+
+        def inner(func: AnyActionFunc) -> AnyActionFunc:
+            self.register(name or func.__name__, func, metadata)
+            return func
+
+        return inner
+
+
+class ActionExecutor(ExecutorCore):
+    """Executes actions from transition results.
+
+    Supports sequential, parallel, and phased execution modes.
+
+    Example:
+        >>> executor = ActionExecutor(action_registry)
+        >>> execution = executor.execute(transition_result, context)
+    """
+
+    async def async_execute(
+        self, transition_result: TransitionResult, context: dict[str, Any]
+    ) -> ExecutionResult:
+        """Execute all actions asynchronously in sequential order."""
+        run = _sequential_start(self, transition_result, context)
+        return run if type(run) is ExecutionResult else await run
+
+    async def async_execute_parallel(
+        self, transition_result: TransitionResult, context: dict[str, Any]
+    ) -> ExecutionResult:
+        """Execute all actions concurrently, as ``asyncio.gather`` would."""
+        return await _settle(_parallel_start(self, transition_result, context))
+
+    async def async_execute_phased(
+        self, transition_result: TransitionResult, context: dict[str, Any]
+    ) -> ExecutionResult:
+        """Execute actions in phases: exit -> transition -> enter (each parallel).
+        With ``stop_on_error``, stop after a phase with a failure."""
+        result, phases = _phased_start(transition_result)
+        if phases is not None:
+            results: list[ActionResult] = []
+            for specs in phases:
+                if not specs:
+                    continue
+                phase_results = await _settle(_fan_out(self, specs, context))
+                results.extend(phase_results)
+                if self.stop_on_error and self._any_failed(phase_results):
+                    break
+            result.action_results = results
+            _complete(result)
+        return result
+
+    async def async_execute_with_mode(
+        self,
+        transition_result: TransitionResult,
+        context: dict[str, Any],
+        mode: ExecutionMode = ExecutionMode.SEQUENTIAL,
+    ) -> ExecutionResult:
+        """Execute with an explicit mode (sequential, parallel, or phased)."""
+        if mode == ExecutionMode.PARALLEL:
+            return await self.async_execute_parallel(transition_result, context)
+        if mode == ExecutionMode.PHASED:
+            return await self.async_execute_phased(transition_result, context)
+        return await self.async_execute(transition_result, context)
+
+    async def async_execute_specific_parallel(
+        self, action_names: list[str] | tuple[str, ...], context: dict[str, Any]
+    ) -> list[ActionResult]:
+        """Execute specific actions by name, in parallel."""
+        if not action_names:
+            return []
+        return await _settle(_fan_out(self, action_names, context, True))
+
+    async def async_execute_action_spec(
+        self, action: ActionSpec, context: dict[str, Any]
+    ) -> ActionResult:
+        """Execute a single ActionSpec asynchronously (params, retries and timeout apply)."""
+        run = _spec_start(self, action, context)
+        return run if type(run) is ActionResult else await run
+
+    async def async_execute_action_specs_parallel(
+        self, actions: tuple[ActionSpec, ...] | list[ActionSpec], context: dict[str, Any]
+    ) -> list[ActionResult]:
+        """Execute several ActionSpecs in parallel."""
+        if not actions:
+            return []
+        return await _settle(_fan_out(self, actions, context))
+
+    async def async_execute_many(self, items: Any) -> list[ExecutionResult]:
+        """Execute many ``(transition_result, context)`` pairs in order, each as
+        :meth:`async_execute` would."""
+        out: list[ExecutionResult] = []
+        for transition_result, context in items:
+            run = _sequential_start(self, transition_result, context)
+            out.append(run if type(run) is ExecutionResult else await run)
+        return out

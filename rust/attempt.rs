@@ -1,0 +1,139 @@
+//! What one attempt at an action can end in, and the retry policy shared by the sync
+//! and async paths (pystator 0.0.25's rules, messages and log levels).
+
+use pyo3::exceptions::PyTimeoutError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::results::{result_error, ActionResult};
+use crate::spec::Job;
+use crate::util::{display, is_exception, is_transient, log, log_exception, params_key};
+
+/// How one attempt ended.
+pub enum Outcome {
+    /// The action ran: its ok or failed result.
+    Result(Py<ActionResult>),
+    /// Something around the call raised (the context refused the params key, the
+    /// action vanished between attempts, ...): pystator's `except Exception` branch.
+    Raised(PyErr),
+    /// The async attempt outlived `spec.timeout`.
+    TimedOut,
+}
+
+/// What to do after an attempt.
+pub enum Next {
+    Done(Py<ActionResult>),
+    Retry,
+}
+
+/// Applies the retry rules after attempt number `attempt` (0-based) of `job`:
+/// successes and the last attempt end the action; permanent errors end it early
+/// (logged at INFO); transient errors and timeouts are retried.
+pub fn after_attempt(py: Python<'_>, job: &Job, attempt: u64, outcome: Outcome, log_execution: bool) -> PyResult<Next> {
+    let last = attempt >= job.retries;
+    let name = job.name.bind(py);
+    match outcome {
+        Outcome::Result(result) => {
+            let bound = result.bind(py);
+            if bound.borrow().success.bind(py).is_truthy()? || last {
+                return Ok(Next::Done(result));
+            }
+            if let Some(error) = result_error(bound) {
+                if !is_transient(&error) {
+                    if log_execution {
+                        log(
+                            py,
+                            "info",
+                            PyTuple::new(
+                                py,
+                                [
+                                    PyString::new(py, "Action '%s' failed with permanent error, skipping retries").into_any(),
+                                    name.clone().into_any(),
+                                ],
+                            )?,
+                        )?;
+                    }
+                    return Ok(Next::Done(result));
+                }
+            }
+            Ok(Next::Retry)
+        }
+        Outcome::Raised(err) => {
+            let error = err.into_value(py).into_any();
+            let bound = error.bind(py);
+            if log_execution {
+                log_exception(
+                    py,
+                    PyTuple::new(
+                        py,
+                        [PyString::new(py, "Action '%s' raised exception: %s").into_any(), name.clone().into_any(), bound.clone()],
+                    )?,
+                    bound,
+                )?;
+            }
+            let transient = is_transient(bound);
+            let result = ActionResult::new_fail(py, name.clone().into_any().unbind(), error)?;
+            if !transient || last {
+                Ok(Next::Done(result))
+            } else {
+                Ok(Next::Retry)
+            }
+        }
+        Outcome::TimedOut => {
+            let timeout = job.timeout.as_ref().map(|t| display(t.bind(py))).unwrap_or_else(|| "None".to_owned());
+            let error = PyTimeoutError::new_err(format!("Action '{name}' timed out after {timeout}s"));
+            let result = ActionResult::new_fail(py, name.clone().into_any().unbind(), error.into_value(py).into_any())?;
+            if last {
+                Ok(Next::Done(result))
+            } else {
+                Ok(Next::Retry)
+            }
+        }
+    }
+}
+
+/// The delay before attempt `attempt` (>= 1): `retry_backoff * 2**(attempt - 1)`,
+/// computed with Python numbers so an int backoff gives int delays, as in pystator.
+pub fn backoff_delay<'py>(py: Python<'py>, job: &Job, attempt: u64) -> PyResult<Bound<'py, PyAny>> {
+    let factor = 2u64.into_pyobject(py)?.pow(attempt.saturating_sub(1), py.None())?;
+    job.backoff.bind(py).mul(factor)
+}
+
+/// Sets the params key for an attempt. Returns the error, if the context refuses.
+pub fn set_params(ctx: &Bound<'_, PyAny>, params: &Py<PyAny>) -> Option<PyErr> {
+    let py = ctx.py();
+    let key = params_key(py);
+    let result = match ctx.cast_exact::<PyDict>() {
+        Ok(d) => d.set_item(key, params),
+        Err(_) => ctx.set_item(key, params),
+    };
+    result.err()
+}
+
+/// `context.pop("_action_params", None)`.
+pub fn pop_params(ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = ctx.py();
+    let key = params_key(py);
+    match ctx.cast_exact::<PyDict>() {
+        Ok(d) => {
+            if d.contains(key)? {
+                d.del_item(key)?;
+            }
+            Ok(())
+        }
+        Err(_) => ctx.call_method1(pyo3::intern!(py, "pop"), (key, py.None())).map(drop),
+    }
+}
+
+/// The "finally: pop" of an attempt: a failing pop replaces the attempt's outcome
+/// (as an exception raised in `finally` replaces the one in flight).
+pub fn finish_params(py: Python<'_>, ctx: &Bound<'_, PyAny>, job: &Job, outcome: PyResult<Outcome>) -> PyResult<Outcome> {
+    if job.params.is_none() {
+        return outcome;
+    }
+    match pop_params(ctx) {
+        Ok(()) => outcome,
+        Err(err) if is_exception(py, &err) => Ok(Outcome::Raised(err)),
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,868 @@
+//! The async paths without a Python frame per action.
+//!
+//! A [`Driver`] runs a list of actions the way pystator's `_async_execute_single`
+//! loop does, but drives each action's awaitable itself (`PyIter_Send`), so an async
+//! action that completes without suspending costs no Task, no extra coroutine and no
+//! StopIteration. When an action really suspends, the driver is wrapped in a
+//! [`Run`] — an object implementing the coroutine protocol (`send`, `throw`, `close`,
+//! `__await__`) — that the awaiting coroutine or an asyncio Task resumes; it forwards
+//! every value and exception to the action exactly as `yield from` would.
+//!
+//! Params isolation: while an action is suspended, the context's params key holds
+//! what it held before the action began; each time the action resumes, its own
+//! params are put back. Concurrent actions sharing one context therefore each see
+//! their own params, and the key is removed when the action ends (pystator's pop).
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTimeoutError, PyTypeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, set_params, Next, Outcome};
+use crate::defs::defs;
+use crate::executor::{Executor, Prepared};
+use crate::registry::{Entry, Registry};
+use crate::results::{complete, ActionResult, ExecutionResult};
+use crate::spec::Job;
+use crate::util::{await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent};
+
+/// How the awaiting side resumes us.
+pub enum Input<'py> {
+    Send(Bound<'py, PyAny>),
+    Throw(Bound<'py, PyAny>),
+}
+
+/// What a resumption produced.
+pub enum Step {
+    Yield(Py<PyAny>),
+    Return(Py<PyAny>),
+}
+
+// ---------------------------------------------------------------------------
+// Driving one awaitable with the params key scoped to it
+// ---------------------------------------------------------------------------
+
+/// The value the params key held before an action began (None: absent).
+type Prior = Option<Py<PyAny>>;
+
+fn read_key(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
+    let py = ctx.py();
+    let key = params_key(py);
+    match ctx.cast_exact::<PyDict>() {
+        Ok(d) => Ok(d.get_item(key)?.map(Bound::unbind)),
+        Err(_) => match ctx.get_item(key) {
+            Ok(v) => Ok(Some(v.unbind())),
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => Ok(None),
+            Err(err) => Err(err),
+        },
+    }
+}
+
+fn restore_key(ctx: &Bound<'_, PyAny>, prior: &Prior) -> PyResult<()> {
+    match prior {
+        Some(value) => match set_params(ctx, value) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        },
+        None => pop_params(ctx),
+    }
+}
+
+/// An awaitable being driven, with its action's params shown only while it runs.
+struct Scoped {
+    iter: Py<PyAny>,
+    params: Option<Py<PyAny>>,
+    /// The params are already in place for the next resumption (the first one).
+    params_set: bool,
+    prior: Prior,
+}
+
+impl Scoped {
+    fn step<'py>(&mut self, ctx: &Bound<'py, PyAny>, input: Input<'py>) -> Sent<'py> {
+        let py = ctx.py();
+        if let Some(params) = &self.params {
+            if !self.params_set {
+                match read_key(ctx) {
+                    Ok(prior) => self.prior = prior,
+                    Err(err) => err.write_unraisable(py, Some(ctx)),
+                }
+                if let Some(err) = set_params(ctx, params) {
+                    err.write_unraisable(py, Some(ctx));
+                }
+            }
+            self.params_set = false;
+        }
+        let iter = self.iter.bind(py);
+        let sent = match input {
+            Input::Send(value) => send(iter, &value),
+            Input::Throw(exc) => throw(iter, &exc),
+        };
+        if self.params.is_some() {
+            if let Sent::Yielded(_) = sent {
+                if let Err(err) = restore_key(ctx, &self.prior) {
+                    err.write_unraisable(py, Some(ctx));
+                }
+            }
+        }
+        sent
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One action
+// ---------------------------------------------------------------------------
+
+/// Registry methods (`ActionRegistry.async_execute[_all]`) or executor semantics.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Executor,
+    /// `raise_on_error`: raise the action's exception; `missing_fails`: a missing
+    /// name becomes a failed result (execute_all) instead of raising.
+    Registry { raise_on_error: bool, missing_fails: bool },
+}
+
+enum Stage {
+    /// Begin the current attempt.
+    Start,
+    /// The action's awaitable.
+    Awaiting(Scoped),
+    /// `asyncio.wait_for(<attempt>, timeout)`.
+    TimedWait(Py<PyAny>),
+    /// `asyncio.sleep(delay)` before the next attempt.
+    Sleeping(Py<PyAny>),
+}
+
+struct Action {
+    job: Job,
+    attempt: u64,
+    entry: Option<Arc<Entry>>,
+    stage: Stage,
+}
+
+enum ActionStep {
+    Yield(Py<PyAny>),
+    Done(Py<ActionResult>),
+}
+
+fn not_awaitable(value: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!("object {} can't be used in 'await' expression", type_name(value)))
+}
+
+/// Calls the action; its awaitable, if any, is returned un-driven.
+enum Called<'py> {
+    Value(Bound<'py, PyAny>),
+    Awaitable(Bound<'py, PyAny>),
+    Failed(PyErr),
+}
+
+fn call_action<'py>(entry: &Entry, ctx: &Bound<'py, PyAny>) -> PyResult<Called<'py>> {
+    let py = ctx.py();
+    match call_one(entry.func.bind(py), ctx) {
+        Ok(value) => {
+            if is_awaitable(&value)? {
+                Ok(Called::Awaitable(await_iter(&value)?))
+            } else if entry.is_async {
+                Ok(Called::Failed(not_awaitable(&value)))
+            } else {
+                Ok(Called::Value(value))
+            }
+        }
+        Err(err) if is_exception(py, &err) => Ok(Called::Failed(err)),
+        Err(err) => Err(err),
+    }
+}
+
+fn is_timeout(py: Python<'_>, err: &PyErr) -> PyResult<bool> {
+    if err.is_instance_of::<PyTimeoutError>(py) {
+        return Ok(true);
+    }
+    // Python 3.10: asyncio.TimeoutError is not the builtin.
+    let asyncio_timeout = defs(py)?.asyncio_module.bind(py).getattr(intern!(py, "TimeoutError"))?;
+    Ok(err.is_instance(py, &asyncio_timeout))
+}
+
+impl Action {
+    fn new(job: Job, entry: Option<Arc<Entry>>) -> Self {
+        Self { job, attempt: 0, entry, stage: Stage::Start }
+    }
+
+    fn name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.job.name.bind(py).clone().into_any()
+    }
+
+    fn ok(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Outcome> {
+        Ok(Outcome::Result(ActionResult::new_ok(py, self.name(py).unbind(), value.unbind())?))
+    }
+
+    fn fail(&self, py: Python<'_>, err: PyErr) -> PyResult<Outcome> {
+        Ok(Outcome::Result(ActionResult::new_fail(py, self.name(py).unbind(), err.into_value(py).into_any())?))
+    }
+
+    /// Begins an attempt. `Ok(None)` means a stage was entered and must be driven.
+    fn begin(&mut self, py: Python<'_>, kind: Kind, exec: Option<&Executor>, registry: &Registry, ctx: &Bound<'_, PyAny>) -> PyResult<Option<Outcome>> {
+        if let Kind::Registry { missing_fails, .. } = kind {
+            let entry = match registry.get_entry(&self.name(py)) {
+                Ok(entry) => entry,
+                Err(err) if missing_fails && err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
+                    return self.fail(py, err).map(Some);
+                }
+                Err(err) => return Err(err),
+            };
+            return match call_action(&entry, ctx)? {
+                Called::Value(v) => self.ok(py, v).map(Some),
+                Called::Failed(err) => self.fail(py, err).map(Some),
+                Called::Awaitable(iter) => {
+                    self.stage = Stage::Awaiting(Scoped { iter: iter.unbind(), params: None, params_set: false, prior: None });
+                    Ok(None)
+                }
+            };
+        }
+        let prior = match &self.job.params {
+            Some(_) => read_key(ctx)?,
+            None => None,
+        };
+        if let Some(params) = &self.job.params {
+            if let Some(err) = set_params(ctx, params) {
+                return finish_params(py, ctx, &self.job, Ok(Outcome::Raised(err))).map(Some);
+            }
+        }
+        if let Some(timeout) = &self.job.timeout {
+            let attempt = Attempt {
+                registry: registry_handle(py, exec)?,
+                name: self.job.name.clone_ref(py),
+                context: ctx.clone().unbind(),
+                params: self.job.params.as_ref().map(|p| p.clone_ref(py)),
+                scoped: None,
+                state: AttemptState::New,
+            };
+            let attempt = Py::new(py, attempt)?;
+            let wait_for = defs(py)?.asyncio_module.bind(py).getattr(intern!(py, "wait_for"))?;
+            let inner = wait_for.call1((attempt, timeout.bind(py)))?;
+            self.stage = Stage::TimedWait(await_iter(&inner)?.unbind());
+            self.entry = None;
+            return Ok(None);
+        }
+        let entry = match exec {
+            Some(exec) => exec.entry_for_attempt(py, &self.job, self.entry.take()),
+            None => Err(PyRuntimeError::new_err("no executor")),
+        };
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => return finish_params(py, ctx, &self.job, Ok(Outcome::Raised(err))).map(Some),
+        };
+        let called = match call_action(&entry, ctx) {
+            Ok(called) => called,
+            Err(err) => {
+                // A BaseException: the `finally` still pops the params.
+                if self.job.params.is_some() {
+                    pop_params(ctx)?;
+                }
+                return Err(err);
+            }
+        };
+        let outcome = match called {
+            Called::Value(v) => self.ok(py, v)?,
+            Called::Failed(err) => self.fail(py, err)?,
+            Called::Awaitable(iter) => {
+                self.stage = Stage::Awaiting(Scoped {
+                    iter: iter.unbind(),
+                    params: self.job.params.as_ref().map(|p| p.clone_ref(py)),
+                    params_set: true,
+                    prior,
+                });
+                return Ok(None);
+            }
+        };
+        finish_params(py, ctx, &self.job, Ok(outcome)).map(Some)
+    }
+
+    /// Advances the action until it yields or has a final result.
+    fn step(&mut self, py: Python<'_>, kind: Kind, exec: Option<&Executor>, registry: &Registry, ctx: &Bound<'_, PyAny>, mut input: Option<Input<'_>>) -> PyResult<ActionStep> {
+        loop {
+            let outcome = match &mut self.stage {
+                Stage::Start => {
+                    if let Some(Input::Throw(exc)) = input.take() {
+                        return Err(PyErr::from_value(exc));
+                    }
+                    match self.begin(py, kind, exec, registry, ctx)? {
+                        Some(outcome) => outcome,
+                        None => continue,
+                    }
+                }
+                Stage::Awaiting(scoped) => {
+                    let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
+                    let sent = scoped.step(ctx, input);
+                    let outcome = match sent {
+                        Sent::Yielded(y) => return Ok(ActionStep::Yield(y.unbind())),
+                        Sent::Returned(v) => self.ok(py, v),
+                        Sent::Raised(err) if is_exception(py, &err) => self.fail(py, err),
+                        Sent::Raised(err) => Err(err),
+                    };
+                    self.stage = Stage::Start;
+                    match kind {
+                        Kind::Executor => finish_params(py, ctx, &self.job, outcome)?,
+                        Kind::Registry { .. } => outcome?,
+                    }
+                }
+                Stage::TimedWait(inner) => {
+                    let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
+                    let inner = inner.bind(py).clone();
+                    let sent = match input {
+                        Input::Send(v) => send(&inner, &v),
+                        Input::Throw(e) => throw(&inner, &e),
+                    };
+                    let outcome = match sent {
+                        Sent::Yielded(y) => return Ok(ActionStep::Yield(y.unbind())),
+                        Sent::Returned(tagged) => decode_attempt(py, self, &tagged),
+                        Sent::Raised(err) if is_timeout(py, &err)? => Ok(Outcome::TimedOut),
+                        Sent::Raised(err) if is_exception(py, &err) => Ok(Outcome::Raised(err)),
+                        Sent::Raised(err) => Err(err),
+                    };
+                    self.stage = Stage::Start;
+                    finish_params(py, ctx, &self.job, outcome)?
+                }
+                Stage::Sleeping(inner) => {
+                    let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
+                    let inner = inner.bind(py).clone();
+                    let sent = match input {
+                        Input::Send(v) => send(&inner, &v),
+                        Input::Throw(e) => throw(&inner, &e),
+                    };
+                    match sent {
+                        Sent::Yielded(y) => return Ok(ActionStep::Yield(y.unbind())),
+                        Sent::Returned(_) => {
+                            self.stage = Stage::Start;
+                            continue;
+                        }
+                        Sent::Raised(err) => {
+                            self.stage = Stage::Start;
+                            return Err(err);
+                        }
+                    }
+                }
+            };
+            match kind {
+                Kind::Registry { raise_on_error, .. } => {
+                    return match outcome {
+                        Outcome::Result(result) => {
+                            if raise_on_error {
+                                if let Some(error) = crate::results::result_error(result.bind(py)) {
+                                    return Err(PyErr::from_value(error));
+                                }
+                            }
+                            Ok(ActionStep::Done(result))
+                        }
+                        Outcome::Raised(err) => Err(err),
+                        Outcome::TimedOut => Err(PyTimeoutError::new_err("timed out")),
+                    };
+                }
+                Kind::Executor => {
+                    let log = exec.is_some_and(Executor::log_execution);
+                    match after_attempt(py, &self.job, self.attempt, outcome, log)? {
+                        Next::Done(result) => return Ok(ActionStep::Done(result)),
+                        Next::Retry => {
+                            self.attempt += 1;
+                            let delay = backoff_delay(py, &self.job, self.attempt)?;
+                            let sleep = defs(py)?.asyncio_module.bind(py).getattr(intern!(py, "sleep"))?;
+                            let sleeping = sleep.call1((delay,))?;
+                            if !is_awaitable(&sleeping)? {
+                                return Err(not_awaitable(&sleeping));
+                            }
+                            self.stage = Stage::Sleeping(await_iter(&sleeping)?.unbind());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes whatever the action is suspended in (pystator's `finally` pops params).
+    fn close(&mut self, py: Python<'_>, kind: Kind, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        let stage = std::mem::replace(&mut self.stage, Stage::Start);
+        let (iter, had_params) = match stage {
+            Stage::Start => return Ok(()),
+            Stage::Awaiting(scoped) => (scoped.iter, scoped.params.is_some()),
+            Stage::TimedWait(inner) => (inner, self.job.params.is_some()),
+            Stage::Sleeping(inner) => (inner, false),
+        };
+        let closed = close_iter(iter.bind(py));
+        if had_params && matches!(kind, Kind::Executor) {
+            pop_params(ctx)?;
+        }
+        closed
+    }
+}
+
+fn decode_attempt(py: Python<'_>, action: &Action, tagged: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+    let (tag, value): (u8, Bound<'_, PyAny>) = tagged.extract()?;
+    match tag {
+        0 => action.ok(py, value),
+        1 => action.fail(py, PyErr::from_value(value)),
+        _ => Ok(Outcome::Raised(PyErr::from_value(value))),
+    }
+}
+
+fn registry_handle(py: Python<'_>, exec: Option<&Executor>) -> PyResult<Py<Registry>> {
+    match exec {
+        Some(exec) => Ok(exec.registry(py)?.unbind()),
+        None => Err(PyRuntimeError::new_err("no executor")),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One attempt as its own awaitable (for asyncio.wait_for)
+// ---------------------------------------------------------------------------
+
+enum AttemptState {
+    New,
+    Running,
+    Done,
+}
+
+/// One attempt at an action with a timeout, handed to `asyncio.wait_for` (which on
+/// Python < 3.12 runs it as a Task of its own, as pystator's does). It returns a
+/// tagged outcome so the action's own TimeoutError is not mistaken for the timeout:
+/// `(0, value)` ok, `(1, exc)` the action failed, `(2, exc)` the call could not be
+/// made (the action vanished).
+#[pyclass(name = "_Attempt", module = "ferrostator._core")]
+pub struct Attempt {
+    registry: Py<Registry>,
+    name: Py<PyString>,
+    context: Py<PyAny>,
+    params: Option<Py<PyAny>>,
+    scoped: Option<Scoped>,
+    state: AttemptState,
+}
+
+fn tagged(py: Python<'_>, tag: u8, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    Ok(PyTuple::new(py, [tag.into_pyobject(py)?.into_any(), value])?.into_any().unbind())
+}
+
+impl Attempt {
+    fn resume<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Step> {
+        let ctx = self.context.bind(py).clone();
+        let sent = match self.state {
+            AttemptState::Done => return Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
+            AttemptState::New => {
+                self.state = AttemptState::Running;
+                if let Input::Throw(exc) = input {
+                    self.state = AttemptState::Done;
+                    return Err(PyErr::from_value(exc));
+                }
+                let prior = match &self.params {
+                    Some(params) => {
+                        let prior = read_key(&ctx)?;
+                        if let Some(err) = set_params(&ctx, params) {
+                            self.state = AttemptState::Done;
+                            return Ok(Step::Return(tagged(py, 2, err.into_value(py).into_bound(py).into_any())?));
+                        }
+                        prior
+                    }
+                    None => None,
+                };
+                let finish = |this: &mut Self, tag: u8, value: Bound<'py, PyAny>| -> PyResult<Step> {
+                    this.state = AttemptState::Done;
+                    restore_key(&ctx, &prior)?;
+                    Ok(Step::Return(tagged(py, tag, value)?))
+                };
+                let entry = match self.registry.get().get_entry(self.name.bind(py).as_any()) {
+                    Ok(entry) => entry,
+                    Err(err) => return finish(self, 2, err.into_value(py).into_bound(py).into_any()),
+                };
+                match call_action(&entry, &ctx) {
+                    Err(err) => {
+                        self.state = AttemptState::Done;
+                        restore_key(&ctx, &prior)?;
+                        return Err(err);
+                    }
+                    Ok(Called::Value(v)) => return finish(self, 0, v),
+                    Ok(Called::Failed(err)) => return finish(self, 1, err.into_value(py).into_bound(py).into_any()),
+                    Ok(Called::Awaitable(iter)) => {
+                        let mut scoped = Scoped {
+                            iter: iter.unbind(),
+                            params: self.params.as_ref().map(|p| p.clone_ref(py)),
+                            params_set: true,
+                            prior,
+                        };
+                        let sent = scoped.step(&ctx, Input::Send(py.None().into_bound(py)));
+                        self.scoped = Some(scoped);
+                        sent
+                    }
+                }
+            }
+            AttemptState::Running => match &mut self.scoped {
+                Some(scoped) => scoped.step(&ctx, input),
+                None => return Err(PyRuntimeError::new_err("attempt is not running")),
+            },
+        };
+        if let Sent::Yielded(y) = sent {
+            return Ok(Step::Yield(y.unbind()));
+        }
+        self.state = AttemptState::Done;
+        if let Some(scoped) = self.scoped.take() {
+            if self.params.is_some() {
+                restore_key(&ctx, &scoped.prior)?;
+            }
+        }
+        match sent {
+            Sent::Returned(v) => Ok(Step::Return(tagged(py, 0, v)?)),
+            Sent::Raised(err) if is_exception(py, &err) => Ok(Step::Return(tagged(py, 1, err.into_value(py).into_bound(py).into_any())?)),
+            Sent::Raised(err) => Err(err),
+            Sent::Yielded(_) => Err(PyRuntimeError::new_err("unreachable")),
+        }
+    }
+}
+
+fn step_result(step: PyResult<Step>) -> PyResult<Py<PyAny>> {
+    match step? {
+        Step::Yield(value) => Ok(value),
+        Step::Return(value) => Err(PyStopIteration::new_err((value,))),
+    }
+}
+
+fn throw_input<'py>(py: Python<'py>, typ: Bound<'py, PyAny>, val: Option<Bound<'py, PyAny>>) -> PyResult<Input<'py>> {
+    // throw(exc) or the legacy throw(type[, value[, tb]]).
+    if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+        return Ok(Input::Throw(typ));
+    }
+    let exc = match val {
+        Some(v) if v.is_instance(&typ)? => v,
+        Some(v) if v.is_none() => typ.call0()?,
+        Some(v) => typ.call1((v,))?,
+        None => typ.call0()?,
+    };
+    if !exc.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+        return Err(PyTypeError::new_err("exceptions must derive from BaseException"));
+    }
+    let _ = py;
+    Ok(Input::Throw(exc))
+}
+
+#[pymethods]
+impl Attempt {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let step = self.resume(py, Input::Send(py.None().into_bound(py)));
+        step_result(step)
+    }
+
+    fn send(&mut self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let step = self.resume(py, Input::Send(value));
+        step_result(step)
+    }
+
+    #[pyo3(signature = (typ, val = None, tb = None))]
+    fn throw(&mut self, py: Python<'_>, typ: Bound<'_, PyAny>, val: Option<Bound<'_, PyAny>>, tb: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let _ = tb;
+        let input = throw_input(py, typ, val)?;
+        let step = self.resume(py, input);
+        step_result(step)
+    }
+
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.state = AttemptState::Done;
+        if let Some(scoped) = self.scoped.take() {
+            let closed = close_iter(scoped.iter.bind(py));
+            if self.params.is_some() {
+                restore_key(self.context.bind(py), &scoped.prior)?;
+            }
+            closed?;
+        }
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.registry)?;
+        visit.call(&self.context)?;
+        visit.call(&self.params)?;
+        if let Some(scoped) = &self.scoped {
+            visit.call(&scoped.iter)?;
+            visit.call(&scoped.prior)?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A sequence of actions
+// ---------------------------------------------------------------------------
+
+/// An item still to run.
+pub enum Item {
+    /// A spec object, resolved when its turn comes (as pystator reads attributes).
+    Spec(Py<PyAny>),
+    /// A bare name (no params, retries or timeout).
+    Name(Py<PyAny>),
+    /// Resolved, and already looked up in the registry.
+    Prepared(Job, Arc<Entry>),
+    /// Resolved; prepare when its turn comes.
+    Job(Job),
+}
+
+/// What the driver returns when every action has run.
+pub enum Finish {
+    Single,
+    List,
+    Execution(Py<ExecutionResult>),
+}
+
+pub struct Driver {
+    pub executor: Option<Py<Executor>>,
+    pub registry: Py<Registry>,
+    pub kind: Kind,
+    pub context: Py<PyAny>,
+    pub items: std::vec::IntoIter<Item>,
+    pub results: Py<PyList>,
+    /// Stop after a failure: the executor's flag (read at each check), or a fixed rule.
+    pub stop_rule: StopRule,
+    pub finish: Finish,
+    current: Option<Action>,
+    stopped: bool,
+}
+
+#[derive(Clone, Copy)]
+pub enum StopRule {
+    Never,
+    Always,
+    ExecutorFlag,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        py: Python<'_>,
+        executor: Option<Py<Executor>>,
+        registry: Py<Registry>,
+        kind: Kind,
+        context: Py<PyAny>,
+        items: Vec<Item>,
+        results: Option<Py<PyList>>,
+        stop_rule: StopRule,
+        finish: Finish,
+    ) -> Self {
+        Self {
+            executor,
+            registry,
+            kind,
+            context,
+            items: items.into_iter(),
+            results: results.unwrap_or_else(|| PyList::empty(py).unbind()),
+            stop_rule,
+            finish,
+            current: None,
+            stopped: false,
+        }
+    }
+
+    fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let results = self.results.bind(py);
+        match &self.finish {
+            Finish::Single => Ok(results.get_item(0)?.unbind()),
+            Finish::List => Ok(results.clone().into_any().unbind()),
+            Finish::Execution(er) => {
+                complete(py, er);
+                Ok(er.clone_ref(py).into_any())
+            }
+        }
+    }
+
+    /// Turns the next item into an action, or a result when nothing is to be awaited.
+    fn start_item(&mut self, py: Python<'_>, item: Item) -> PyResult<Result<Action, Py<ActionResult>>> {
+        let ctx = self.context.bind(py);
+        let job = match item {
+            Item::Prepared(job, entry) => return Ok(Ok(Action::new(job, Some(entry)))),
+            Item::Job(job) => job,
+            Item::Spec(spec) => Job::from_spec(spec.bind(py), true)?,
+            Item::Name(name) => Job::from_name(name.bind(py))?,
+        };
+        if let Kind::Registry { .. } = self.kind {
+            return Ok(Ok(Action::new(job, None)));
+        }
+        let exec = self.executor.as_ref().map(|e| e.get());
+        match exec {
+            Some(exec) => match exec.prepare(py, &job, ctx)? {
+                Prepared::Done(result) => Ok(Err(result)),
+                Prepared::Run(entry) => Ok(Ok(Action::new(job, Some(entry)))),
+            },
+            None => Err(PyRuntimeError::new_err("no executor")),
+        }
+    }
+
+    fn record(&mut self, py: Python<'_>, result: Py<ActionResult>) -> PyResult<()> {
+        let failed = !result.borrow(py).success.bind(py).is_truthy()?;
+        self.results.bind(py).append(result)?;
+        let stop = match self.stop_rule {
+            StopRule::Never => false,
+            StopRule::Always => true,
+            StopRule::ExecutorFlag => self.executor.as_ref().is_some_and(|e| e.get().stop_on_error()),
+        };
+        if failed && stop {
+            self.stopped = true;
+        }
+        Ok(())
+    }
+
+    /// Runs until an action suspends (Yield) or all are done (Return).
+    pub fn advance<'py>(&mut self, py: Python<'py>, mut input: Option<Input<'py>>) -> PyResult<Step> {
+        let ctx = self.context.bind(py).clone();
+        loop {
+            let mut action = match self.current.take() {
+                Some(action) => action,
+                None => {
+                    if let Some(Input::Throw(exc)) = input.take() {
+                        return Err(PyErr::from_value(exc));
+                    }
+                    let next = if self.stopped { None } else { self.items.next() };
+                    match next {
+                        None => return Ok(Step::Return(self.finish(py)?)),
+                        Some(item) => match self.start_item(py, item)? {
+                            Ok(action) => action,
+                            Err(result) => {
+                                self.record(py, result)?;
+                                continue;
+                            }
+                        },
+                    }
+                }
+            };
+            let exec = self.executor.as_ref().map(|e| e.get());
+            let step = action.step(py, self.kind, exec, self.registry.get(), &ctx, input.take());
+            match step? {
+                ActionStep::Yield(value) => {
+                    self.current = Some(action);
+                    return Ok(Step::Yield(value));
+                }
+                ActionStep::Done(result) => self.record(py, result)?,
+            }
+        }
+    }
+
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.stopped = true;
+        match self.current.take() {
+            Some(mut action) => action.close(py, self.kind, self.context.bind(py)),
+            None => Ok(()),
+        }
+    }
+
+    fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.registry)?;
+        visit.call(&self.context)?;
+        visit.call(&self.results)?;
+        if let Some(exec) = &self.executor {
+            visit.call(exec)?;
+        }
+        if let Finish::Execution(er) = &self.finish {
+            visit.call(er)?;
+        }
+        if let Some(action) = &self.current {
+            match &action.stage {
+                Stage::Awaiting(scoped) => visit.call(&scoped.iter)?,
+                Stage::TimedWait(inner) | Stage::Sleeping(inner) => visit.call(inner)?,
+                Stage::Start => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A suspended [`Driver`], resumable as a coroutine by `await` or by an asyncio Task.
+#[pyclass(name = "_Run", module = "ferrostator._core")]
+pub struct Run {
+    driver: Option<Driver>,
+    /// A value the driver yielded before anyone awaited us; handed out first.
+    pending: Option<Py<PyAny>>,
+}
+
+impl Run {
+    pub fn new(driver: Driver, pending: Option<Py<PyAny>>) -> Self {
+        Self { driver: Some(driver), pending }
+    }
+
+    fn resume<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Py<PyAny>> {
+        let driver = match self.driver.as_mut() {
+            Some(driver) => driver,
+            None => return Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
+        };
+        if let Some(pending) = self.pending.take() {
+            if let Input::Send(_) = input {
+                return Ok(pending);
+            }
+        }
+        match driver.advance(py, Some(input)) {
+            Ok(Step::Yield(value)) => Ok(value),
+            Ok(Step::Return(value)) => {
+                self.driver = None;
+                Err(PyStopIteration::new_err((value,)))
+            }
+            Err(err) => {
+                self.driver = None;
+                Err(err)
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Run {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.resume(py, Input::Send(py.None().into_bound(py)))
+    }
+
+    fn send(&mut self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.resume(py, Input::Send(value))
+    }
+
+    #[pyo3(signature = (typ, val = None, tb = None))]
+    fn throw(&mut self, py: Python<'_>, typ: Bound<'_, PyAny>, val: Option<Bound<'_, PyAny>>, tb: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let _ = tb;
+        let input = throw_input(py, typ, val)?;
+        self.resume(py, input)
+    }
+
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.pending = None;
+        match self.driver.take() {
+            Some(mut driver) => driver.close(py),
+            None => Ok(()),
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(driver) = &self.driver {
+            driver.traverse(&visit)?;
+        }
+        visit.call(&self.pending)?;
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.driver = None;
+        self.pending = None;
+    }
+}
+
+/// Runs a driver as far as it goes now: its final value, or a [`Run`] to await.
+pub fn start(py: Python<'_>, mut driver: Driver) -> PyResult<Py<PyAny>> {
+    match driver.advance(py, None)? {
+        Step::Return(value) => Ok(value),
+        Step::Yield(value) => Ok(Py::new(py, Run::new(driver, Some(value)))?.into_any()),
+    }
+}

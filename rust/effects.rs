@@ -1,0 +1,96 @@
+//! Declarative `_effect.<type>` actions: inline context mutations that need no
+//! registered function (set, timestamp, increment, decrement, append, clear).
+//!
+//! Exact dicts take the C-API fast path; any other context object is driven through
+//! its methods, so subclasses and mappings behave as their methods say.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyMapping};
+
+use crate::results::ActionResult;
+use crate::util::{datetime_from_us, is_exception, now_us};
+
+fn field<'py>(params: &Bound<'py, PyAny>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+    params.get_item(key)
+}
+
+fn get_or<'py>(ctx: &Bound<'py, PyAny>, key: &Bound<'py, PyAny>, default: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    match ctx.cast_exact::<PyDict>() {
+        Ok(d) => Ok(d.get_item(key)?.unwrap_or(default)),
+        Err(_) => ctx.call_method1(intern!(ctx.py(), "get"), (key, default)),
+    }
+}
+
+fn set_item(ctx: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    ctx.set_item(key, value)
+}
+
+/// Applies one effect to the context. `Err` is the effect's error.
+pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = ctx.py();
+    match effect {
+        "set" => match (ctx.cast_exact::<PyDict>(), params.cast::<PyMapping>()) {
+            (Ok(d), Ok(m)) => d.update(m),
+            _ => ctx.call_method1(intern!(py, "update"), (params,)).map(drop),
+        },
+        "timestamp" => {
+            let key = field(params, "field")?;
+            let stamp = datetime_from_us(py, now_us())?.call_method0(intern!(py, "isoformat"))?;
+            set_item(ctx, &key, &stamp)
+        }
+        "increment" | "decrement" => {
+            let key = field(params, "field")?;
+            let current = get_or(ctx, &key, 0i32.into_pyobject(py)?.into_any())?;
+            let next = if effect == "increment" { current.add(1)? } else { current.sub(1)? };
+            set_item(ctx, &key, &next)
+        }
+        "append" => {
+            let key = field(params, "field")?;
+            let list = match ctx.cast_exact::<PyDict>() {
+                Ok(d) => match d.get_item(&key)? {
+                    Some(existing) => existing,
+                    None => {
+                        let fresh = PyList::empty(py).into_any();
+                        d.set_item(&key, &fresh)?;
+                        fresh
+                    }
+                },
+                Err(_) => ctx.call_method1(intern!(py, "setdefault"), (&key, PyList::empty(py)))?,
+            };
+            let append = list.getattr(intern!(py, "append"))?;
+            append.call1((field(params, "value")?,)).map(drop)
+        }
+        "clear" => {
+            let key = field(params, "field")?;
+            match ctx.cast_exact::<PyDict>() {
+                Ok(d) => {
+                    if d.contains(&key)? {
+                        d.del_item(&key)?;
+                    }
+                    Ok(())
+                }
+                Err(_) => ctx.call_method1(intern!(py, "pop"), (key, py.None())).map(drop),
+            }
+        }
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!("Unknown effect type: {other}"))),
+    }
+}
+
+/// Runs `_effect.<type>` as an action: an ok result, a failed one carrying the
+/// effect's Exception, or `Err` for a BaseException that must propagate.
+pub fn run(py: Python<'_>, name: &Bound<'_, PyAny>, effect: &str, params: Option<&Bound<'_, PyAny>>, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+    let empty;
+    let params = match params {
+        Some(p) => p,
+        None => {
+            empty = PyDict::new(py).into_any();
+            &empty
+        }
+    };
+    match apply(effect, params, ctx) {
+        Ok(()) => ActionResult::new_ok(py, name.clone().unbind(), py.None()),
+        Err(err) if is_exception(py, &err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,340 @@
+//! `ActionExecutor`'s core: runs the actions of transition results with pystator's
+//! semantics (effects, missing actions, strict mode, params, retries, stop_on_error).
+//! The sync paths live here entirely; the async paths are driven by `driver.rs`
+//! and fanned out by the Python layer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+
+use crate::attempt::{after_attempt, backoff_delay, finish_params, set_params, Next, Outcome};
+use crate::defs::defs;
+use crate::effects;
+use crate::registry::{Called, Entry, Registry};
+use crate::results::{complete, result_succeeded, ActionResult, ExecutionResult};
+use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
+use crate::util::{action_not_found, log, type_error};
+
+/// Executes actions from transition results.
+#[pyclass(name = "ExecutorCore", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct Executor {
+    registry: ArcSwapOption<Py<Registry>>,
+    default_mode: ArcSwapOption<Py<PyAny>>,
+    stop_on_error: AtomicBool,
+    log_execution: AtomicBool,
+    strict: AtomicBool,
+}
+
+/// A job after the registry was consulted.
+pub enum Prepared {
+    /// Finished without calling anything: an effect or a skipped (missing) action.
+    Done(Py<ActionResult>),
+    /// Registered: run it.
+    Run(Arc<Entry>),
+}
+
+impl Executor {
+    pub fn registry<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Registry>> {
+        match self.registry.load_full() {
+            Some(reg) => Ok(reg.bind(py).clone()),
+            None => Err(PyRuntimeError::new_err("this executor has no registry (it was cleared)")),
+        }
+    }
+
+    pub fn stop_on_error(&self) -> bool {
+        self.stop_on_error.load(Ordering::Relaxed)
+    }
+
+    pub fn log_execution(&self) -> bool {
+        self.log_execution.load(Ordering::Relaxed)
+    }
+
+    /// Effects run here; a missing action is skipped (logged) or, in strict mode,
+    /// raises ActionNotFoundError.
+    pub fn prepare(&self, py: Python<'_>, job: &Job, ctx: &Bound<'_, PyAny>) -> PyResult<Prepared> {
+        let name = job.name.bind(py);
+        let name_str = name.to_str()?;
+        if let Some(effect) = name_str.strip_prefix(EFFECT_PREFIX) {
+            let params = job.params.as_ref().map(|p| p.bind(py));
+            return Ok(Prepared::Done(effects::run(py, name.as_any(), effect, params, ctx)?));
+        }
+        if let Some(entry) = self.registry(py)?.get().lookup(name_str) {
+            return Ok(Prepared::Run(entry));
+        }
+        if self.strict.load(Ordering::Relaxed) {
+            return Err(action_not_found(py, format!("Action '{name}' not registered (strict mode)"), name.as_any()));
+        }
+        if self.log_execution() {
+            log(
+                py,
+                "warning",
+                PyTuple::new(py, [PyString::new(py, "Action '%s' not registered, skipping").into_any(), name.clone().into_any()])?,
+            )?;
+        }
+        Ok(Prepared::Done(ActionResult::new_skipped(
+            py,
+            name.clone().into_any().unbind(),
+            PyString::new(py, "not_registered").into_any().unbind(),
+        )?))
+    }
+
+    /// The entry for a retry attempt: looked up again, as the action may have been
+    /// unregistered or replaced meanwhile.
+    pub fn entry_for_attempt(&self, py: Python<'_>, job: &Job, first: Option<Arc<Entry>>) -> PyResult<Arc<Entry>> {
+        if let Some(entry) = first {
+            return Ok(entry);
+        }
+        self.registry(py)?.get().get_entry(job.name.bind(py).as_any())
+    }
+
+    /// One synchronous attempt: set params, call, pop params.
+    fn attempt_sync(&self, py: Python<'_>, job: &Job, first: Option<Arc<Entry>>, ctx: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        let name = job.name.bind(py).as_any();
+        let outcome = (|| {
+            if let Some(params) = &job.params {
+                if let Some(err) = set_params(ctx, params) {
+                    return Ok(Outcome::Raised(err));
+                }
+            }
+            let entry = match self.entry_for_attempt(py, job, first) {
+                Ok(entry) => entry,
+                Err(err) => return Ok(Outcome::Raised(err)),
+            };
+            Ok(match Registry::call_sync(py, &entry, ctx)? {
+                Called::Ok(value) => Outcome::Result(ActionResult::new_ok(py, name.clone().unbind(), value)?),
+                Called::Failed(err) => {
+                    Outcome::Result(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?)
+                }
+            })
+        })();
+        finish_params(py, ctx, job, outcome)
+    }
+
+    /// Runs one job synchronously with retries (`time.sleep` between attempts, looked
+    /// up at each sleep so tests can patch it).
+    pub fn run_sync(&self, py: Python<'_>, job: &Job, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+        let mut first = match self.prepare(py, job, ctx)? {
+            Prepared::Done(result) => return Ok(result),
+            Prepared::Run(entry) => Some(entry),
+        };
+        let mut attempt = 0u64;
+        loop {
+            if attempt > 0 {
+                let delay = backoff_delay(py, job, attempt)?;
+                defs(py)?.time_module.bind(py).getattr(pyo3::intern!(py, "sleep"))?.call1((delay,))?;
+            }
+            let outcome = self.attempt_sync(py, job, first.take(), ctx)?;
+            match after_attempt(py, job, attempt, outcome, self.log_execution())? {
+                Next::Done(result) => return Ok(result),
+                Next::Retry => attempt += 1,
+            }
+        }
+    }
+
+    /// Runs specs in order into `out`, honouring stop_on_error.
+    fn run_specs_into(&self, py: Python<'_>, specs: Vec<Bound<'_, PyAny>>, ctx: &Bound<'_, PyAny>, out: &Bound<'_, PyList>) -> PyResult<()> {
+        for spec in specs {
+            let job = Job::from_spec(&spec, false)?;
+            let result = self.run_sync(py, &job, ctx)?;
+            let failed = !result.borrow(py).success.bind(py).is_truthy()?;
+            out.append(result)?;
+            if failed && self.stop_on_error() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn execute_transition(&self, py: Python<'_>, tr: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ExecutionResult>> {
+        let results = PyList::empty(py);
+        let er = ExecutionResult::start(py, tr.clone().unbind(), defs(py)?.mode_sequential.clone_ref(py), Some(results.clone().unbind()))?;
+        let view = TransitionView::new(tr);
+        if view.success()? {
+            self.run_specs_into(py, view.all_specs()?, ctx, &results)?;
+        }
+        complete(py, &er);
+        Ok(er)
+    }
+}
+
+fn check_registry(registry: &Bound<'_, PyAny>) -> PyResult<Py<Registry>> {
+    registry
+        .cast::<Registry>()
+        .map(|r| r.clone().unbind())
+        .map_err(|_| type_error("registry", "an ActionRegistry", registry))
+}
+
+#[pymethods]
+impl Executor {
+    #[new]
+    #[pyo3(signature = (registry, stop_on_error = None, log_execution = None, default_mode = None, strict = None))]
+    fn py_new(
+        py: Python<'_>,
+        registry: &Bound<'_, PyAny>,
+        stop_on_error: Option<&Bound<'_, PyAny>>,
+        log_execution: Option<&Bound<'_, PyAny>>,
+        default_mode: Option<Py<PyAny>>,
+        strict: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let flag = |value: Option<&Bound<'_, PyAny>>, default: bool| value.map_or(Ok(default), |v| v.is_truthy());
+        let default_mode = match default_mode {
+            Some(mode) => mode,
+            None => defs(py)?.mode_sequential.clone_ref(py),
+        };
+        Ok(Self {
+            registry: ArcSwapOption::from_pointee(check_registry(registry)?),
+            default_mode: ArcSwapOption::from_pointee(default_mode),
+            stop_on_error: AtomicBool::new(flag(stop_on_error, false)?),
+            log_execution: AtomicBool::new(flag(log_execution, true)?),
+            strict: AtomicBool::new(flag(strict, false)?),
+        })
+    }
+
+    /// The ActionRegistry the actions are looked up in.
+    #[getter(registry)]
+    fn get_registry(&self, py: Python<'_>) -> PyResult<Py<Registry>> {
+        Ok(self.registry(py)?.unbind())
+    }
+
+    #[setter(registry)]
+    fn set_registry(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.registry.store(Some(Arc::new(check_registry(value)?)));
+        Ok(())
+    }
+
+    /// Halt batch execution on the first failure.
+    #[getter(stop_on_error)]
+    fn get_stop_on_error(&self) -> bool {
+        self.stop_on_error()
+    }
+
+    #[setter(stop_on_error)]
+    fn set_stop_on_error(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.stop_on_error.store(value.is_truthy()?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Log skipped actions, permanent errors and exceptions.
+    #[getter(log_execution)]
+    fn get_log_execution(&self) -> bool {
+        self.log_execution()
+    }
+
+    #[setter(log_execution)]
+    fn set_log_execution(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.log_execution.store(value.is_truthy()?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Raise ActionNotFoundError for missing actions instead of skipping them.
+    #[getter(strict)]
+    fn get_strict(&self) -> bool {
+        self.strict.load(Ordering::Relaxed)
+    }
+
+    #[setter(strict)]
+    fn set_strict(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.strict.store(value.is_truthy()?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Default execution mode for batches.
+    #[getter(default_mode)]
+    fn get_default_mode(&self, py: Python<'_>) -> Py<PyAny> {
+        match self.default_mode.load_full() {
+            Some(mode) => mode.clone_ref(py),
+            None => py.None(),
+        }
+    }
+
+    #[setter(default_mode)]
+    fn set_default_mode(&self, value: Py<PyAny>) {
+        self.default_mode.store(Some(Arc::new(value)));
+    }
+
+    /// Execute all actions of a transition result sequentially. A failed transition
+    /// executes nothing.
+    fn execute(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ExecutionResult>> {
+        self.execute_transition(py, transition_result, context)
+    }
+
+    /// Execute many (transition_result, context) pairs in order, in one call.
+    fn execute_many(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        let out = PyList::empty(py);
+        for item in items.try_iter()? {
+            let item = item?;
+            let (tr, ctx): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item
+                .extract()
+                .map_err(|_| type_error("execute_many item", "a (transition_result, context) pair", &item))?;
+            out.append(self.execute_transition(py, &tr, &ctx)?)?;
+        }
+        Ok(out.unbind())
+    }
+
+    /// Execute specific actions by name sequentially (no params, no retries).
+    fn execute_specific(&self, py: Python<'_>, action_names: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        let out = PyList::empty(py);
+        for name in action_names.try_iter()? {
+            let job = Job::from_name(&name?)?;
+            out.append(self.run_sync(py, &job, context)?)?;
+        }
+        Ok(out.unbind())
+    }
+
+    /// Names of the transition's actions that are not registered (effects excluded).
+    fn validate_actions_exist(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        let registry = self.registry(py)?;
+        let missing = PyList::empty(py);
+        for spec in TransitionView::new(transition_result).all_specs()? {
+            let job = Job::from_spec(&spec, false)?;
+            let name = job.name.bind(py);
+            let name_str = name.to_str()?;
+            if !name_str.starts_with(EFFECT_PREFIX) && registry.get().lookup(name_str).is_none() {
+                missing.append(name)?;
+            }
+        }
+        Ok(missing.unbind())
+    }
+
+    /// Execute a single ActionSpec synchronously (params and retries apply).
+    fn execute_action_spec(&self, py: Python<'_>, action: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+        self.run_sync(py, &Job::from_spec(action, false)?, context)
+    }
+
+    /// Execute several ActionSpecs sequentially, honouring stop_on_error.
+    fn execute_action_specs(&self, py: Python<'_>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        let out = PyList::empty(py);
+        self.run_specs_into(py, spec_list("actions", actions)?, context, &out)?;
+        Ok(out.unbind())
+    }
+
+    /// True if any of the results failed (used by the phased fan-out).
+    #[staticmethod]
+    fn _any_failed(results: &Bound<'_, PyAny>) -> PyResult<bool> {
+        for item in results.try_iter()? {
+            if !result_succeeded(&item?)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(reg) = self.registry.load().as_ref() {
+            visit.call(&**reg)?;
+        }
+        if let Some(mode) = self.default_mode.load().as_ref() {
+            visit.call(&**mode)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        self.registry.store(None);
+        self.default_mode.store(None);
+    }
+}

@@ -1,0 +1,348 @@
+//! Entry points of the async paths, called by the Python layer
+//! (`python/ferrostator/actions.py`), and the parallel fan-out.
+//!
+//! Parallel and phased batches behave as `asyncio.gather` over one Task per action:
+//! every action starts, in spec order, and results come back in spec order. What
+//! makes them cheap: an async action gets a Task whose coroutine is a [`Run`] (no
+//! Python frame), and a sync action runs inline in a copy of the contextvars context
+//! — as it would inside a Task of its own — as long as no earlier action of the batch
+//! is still waiting for its first step. On Python 3.12+ tasks start eagerly, so every
+//! sync action runs inline. An inline action that has to wait (a retry's real sleep)
+//! continues as a Task.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::{ffi, intern};
+
+use crate::defs::defs;
+use crate::driver::{start, Driver, Finish, Item, Kind, Run, Step, StopRule};
+use crate::executor::{Executor, Prepared};
+use crate::registry::Registry;
+use crate::results::{complete, ExecutionResult};
+use crate::spec::{spec_list, Job, TransitionView};
+
+fn executor_driver(py: Python<'_>, exec: &Bound<'_, Executor>, ctx: &Bound<'_, PyAny>, items: Vec<Item>, stop_rule: StopRule, finish: Finish, results: Option<Py<PyList>>) -> PyResult<Driver> {
+    Ok(Driver::new(
+        py,
+        Some(exec.clone().unbind()),
+        exec.get().registry(py)?.unbind(),
+        Kind::Executor,
+        ctx.clone().unbind(),
+        items,
+        results,
+        stop_rule,
+        finish,
+    ))
+}
+
+/// `ActionExecutor.async_execute`: the finished ExecutionResult, or a Run to await.
+#[pyfunction]
+pub fn _sequential_start(py: Python<'_>, executor: &Bound<'_, Executor>, transition_result: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let results = PyList::empty(py);
+    let mode = defs(py)?.mode_sequential.clone_ref(py);
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, Some(results.clone().unbind()))?;
+    let view = TransitionView::new(transition_result);
+    if !view.success()? {
+        complete(py, &er);
+        return Ok(er.into_any());
+    }
+    let items = view.all_specs()?.into_iter().map(|s| Item::Spec(s.unbind())).collect();
+    let driver = executor_driver(py, executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er), Some(results.unbind()))?;
+    start(py, driver)
+}
+
+/// `ActionExecutor.async_execute_action_spec`: the ActionResult, or a Run to await.
+#[pyfunction]
+pub fn _spec_start(py: Python<'_>, executor: &Bound<'_, Executor>, action: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let items = vec![Item::Spec(action.clone().unbind())];
+    let driver = executor_driver(py, executor, context, items, StopRule::Never, Finish::Single, None)?;
+    start(py, driver)
+}
+
+/// `ActionRegistry.async_execute`: the ActionResult, or a Run to await.
+#[pyfunction]
+#[pyo3(signature = (registry, name, context, raise_on_error = false))]
+pub fn _registry_start(py: Python<'_>, registry: &Bound<'_, Registry>, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, raise_on_error: bool) -> PyResult<Py<PyAny>> {
+    let kind = Kind::Registry { raise_on_error, missing_fails: false };
+    let items = vec![Item::Name(name.clone().unbind())];
+    let driver = Driver::new(py, None, registry.clone().unbind(), kind, context.clone().unbind(), items, None, StopRule::Never, Finish::Single);
+    start(py, driver)
+}
+
+/// `ActionRegistry.async_execute_all`: the results list, or a Run to await.
+#[pyfunction]
+#[pyo3(signature = (registry, actions, context, stop_on_error = false))]
+pub fn _registry_all_start(py: Python<'_>, registry: &Bound<'_, Registry>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, stop_on_error: bool) -> PyResult<Py<PyAny>> {
+    let kind = Kind::Registry { raise_on_error: false, missing_fails: true };
+    let items = actions.try_iter()?.map(|n| n.map(|n| Item::Name(n.unbind()))).collect::<PyResult<Vec<_>>>()?;
+    let rule = if stop_on_error { StopRule::Always } else { StopRule::Never };
+    let driver = Driver::new(py, None, registry.clone().unbind(), kind, context.clone().unbind(), items, None, rule, Finish::List);
+    start(py, driver)
+}
+
+/// Marks an ExecutionResult completed now and returns it.
+#[pyfunction]
+pub fn _complete(py: Python<'_>, er: Py<ExecutionResult>) -> Py<ExecutionResult> {
+    complete(py, &er);
+    er
+}
+
+/// `ActionExecutor.async_execute_phased`, first step: the ExecutionResult and the three
+/// phases, or `(result, None)` when the transition failed (the result is complete).
+#[pyfunction]
+pub fn _phased_start<'py>(py: Python<'py>, transition_result: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    let mode = defs(py)?.mode_phased.clone_ref(py);
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
+    let view = TransitionView::new(transition_result);
+    if !view.success()? {
+        complete(py, &er);
+        return PyTuple::new(py, [er.into_any(), py.None()]);
+    }
+    let phases = PyTuple::new(py, view.phases()?)?;
+    PyTuple::new(py, [er.into_any(), phases.into_any().unbind()])
+}
+
+/// `ActionExecutor.async_execute_parallel`: a Batch whose `finish` gives the
+/// ExecutionResult.
+#[pyfunction]
+pub fn _parallel_start(py: Python<'_>, executor: &Bound<'_, Executor>, transition_result: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Batch> {
+    let mode = defs(py)?.mode_parallel.clone_ref(py);
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
+    let view = TransitionView::new(transition_result);
+    if !view.success()? {
+        return Ok(Batch::finished(py, BatchFinish::Execution(er)));
+    }
+    let jobs = view.all_specs()?.iter().map(|s| Job::from_spec(s, true)).collect::<PyResult<Vec<_>>>()?;
+    fan_out(py, executor, jobs, context, BatchFinish::Execution(er))
+}
+
+/// One parallel batch of specs (or names, when `names` is true): a Batch whose
+/// `finish` gives the list of results.
+#[pyfunction]
+#[pyo3(signature = (executor, specs, context, names = false))]
+pub fn _fan_out(py: Python<'_>, executor: &Bound<'_, Executor>, specs: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, names: bool) -> PyResult<Batch> {
+    let items = spec_list("actions", specs)?;
+    let jobs = items
+        .iter()
+        .map(|s| if names { Job::from_name(s) } else { Job::from_spec(s, true) })
+        .collect::<PyResult<Vec<_>>>()?;
+    fan_out(py, executor, jobs, context, BatchFinish::List)
+}
+
+enum BatchFinish {
+    List,
+    Execution(Py<ExecutionResult>),
+}
+
+/// A started parallel batch: results so far (Tasks in the slots still running) and
+/// the Tasks the Python layer gathers.
+#[pyclass(name = "_Batch", module = "ferrostator._core", frozen)]
+pub struct Batch {
+    slots: Py<PyList>,
+    task_slots: Vec<usize>,
+    tasks: Option<Py<PyList>>,
+    finish: BatchFinish,
+}
+
+impl Batch {
+    fn finished(py: Python<'_>, finish: BatchFinish) -> Self {
+        Self { slots: PyList::empty(py).unbind(), task_slots: Vec::new(), tasks: None, finish }
+    }
+}
+
+#[pymethods]
+impl Batch {
+    /// The Tasks to gather, or None when every action already finished.
+    #[getter]
+    fn tasks(&self, py: Python<'_>) -> Option<Py<PyList>> {
+        self.tasks.as_ref().map(|t| t.clone_ref(py))
+    }
+
+    /// Puts the gathered results in place and returns the batch's value.
+    #[pyo3(signature = (gathered = None))]
+    fn finish(&self, py: Python<'_>, gathered: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let slots = self.slots.bind(py);
+        if let Some(gathered) = gathered {
+            for (value, &slot) in gathered.try_iter()?.zip(&self.task_slots) {
+                slots.set_item(slot, value?)?;
+            }
+        }
+        match &self.finish {
+            BatchFinish::List => Ok(slots.clone().into_any().unbind()),
+            BatchFinish::Execution(er) => {
+                er.borrow_mut(py).action_results = slots.clone().into_any().unbind();
+                complete(py, er);
+                Ok(er.clone_ref(py).into_any())
+            }
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.slots)?;
+        visit.call(&self.tasks)?;
+        if let BatchFinish::Execution(er) = &self.finish {
+            visit.call(er)?;
+        }
+        Ok(())
+    }
+}
+
+/// A contextvars Context entered for the duration of a closure.
+struct CopiedContext<'py>(Bound<'py, PyAny>);
+
+impl<'py> CopiedContext<'py> {
+    fn new(py: Python<'py>) -> PyResult<Self> {
+        // SAFETY: returns a new reference or NULL with an exception set.
+        let ctx = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+        Ok(Self(ctx))
+    }
+
+    fn run<T>(&self, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+        let py = self.0.py();
+        // SAFETY: a fresh context, entered and exited on this thread around `f`.
+        if unsafe { ffi::PyContext_Enter(self.0.as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        let out = f();
+        if unsafe { ffi::PyContext_Exit(self.0.as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        out
+    }
+}
+
+struct Spawner<'py> {
+    py: Python<'py>,
+    event_loop: Bound<'py, PyAny>,
+    eager: bool,
+    spawned: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> Spawner<'py> {
+    fn new(py: Python<'py>) -> PyResult<Self> {
+        let d = defs(py)?;
+        let event_loop = d.get_running_loop.bind(py).call0()?;
+        // Eager start keeps a custom task factory out of the way only when there is none.
+        let eager = d.eager_tasks && event_loop.call_method0(intern!(py, "get_task_factory"))?.is_none();
+        Ok(Self { py, event_loop, eager, spawned: Vec::new() })
+    }
+
+    /// A Task for a driver that has not started (its first step runs in the Task).
+    fn fresh(&mut self, run: Run) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let run = Py::new(py, run)?;
+        let task = if self.eager {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "loop"), &self.event_loop)?;
+            kwargs.set_item(intern!(py, "eager_start"), true)?;
+            defs(py)?.asyncio_task.bind(py).call((run,), Some(&kwargs))?
+        } else {
+            self.event_loop.call_method1(intern!(py, "create_task"), (run,))?
+        };
+        self.spawned.push(task.clone());
+        Ok(task)
+    }
+
+    /// A Task continuing a driver that already started inline in `context`.
+    fn continuing(&mut self, run: Run, context: &CopiedContext<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let run = Py::new(py, run)?;
+        let task = if py.version_info() >= (3, 11) {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "context"), &context.0)?;
+            self.event_loop.call_method(intern!(py, "create_task"), (run,), Some(&kwargs))?
+        } else {
+            let create = self.event_loop.getattr(intern!(py, "create_task"))?;
+            context.0.call_method1(intern!(py, "run"), (create, run))?
+        };
+        self.spawned.push(task.clone());
+        Ok(task)
+    }
+
+    /// On failure half-way: the Tasks already started must not be left behind.
+    fn cancel_all(&self) {
+        for task in &self.spawned {
+            if let Err(err) = task.call_method0(intern!(self.py, "cancel")) {
+                err.write_unraisable(self.py, Some(task));
+            }
+        }
+    }
+}
+
+fn fan_out(py: Python<'_>, executor: &Bound<'_, Executor>, jobs: Vec<Job>, ctx: &Bound<'_, PyAny>, finish: BatchFinish) -> PyResult<Batch> {
+    if jobs.is_empty() {
+        return Ok(Batch::finished(py, finish));
+    }
+    let mut spawner = Spawner::new(py)?;
+    let slots = PyList::empty(py);
+    let mut task_slots = Vec::new();
+    let outcome = fill_slots(py, executor, jobs, ctx, &mut spawner, &slots, &mut task_slots);
+    if let Err(err) = outcome {
+        spawner.cancel_all();
+        return Err(err);
+    }
+    let tasks = if task_slots.is_empty() {
+        None
+    } else {
+        Some(PyList::new(py, task_slots.iter().map(|&i| slots.get_item(i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
+    };
+    Ok(Batch { slots: slots.unbind(), task_slots, tasks, finish })
+}
+
+fn fill_slots<'py>(
+    py: Python<'py>,
+    executor: &Bound<'py, Executor>,
+    jobs: Vec<Job>,
+    ctx: &Bound<'py, PyAny>,
+    spawner: &mut Spawner<'py>,
+    slots: &Bound<'py, PyList>,
+    task_slots: &mut Vec<usize>,
+) -> PyResult<()> {
+    let exec = executor.get();
+    let single = |items: Vec<Item>| executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single, None);
+    // On Python < 3.12 a Task's first step runs later, at the loop's next turn: once one
+    // is waiting, every later action must wait behind it to keep pystator's order.
+    let mut waiting = false;
+    for job in jobs {
+        if waiting {
+            let task = spawner.fresh(Run::new(single(vec![Item::Job(job)])?, None))?;
+            task_slots.push(slots.len());
+            slots.append(task)?;
+            continue;
+        }
+        let inline_entry = match exec.prepare(py, &job, ctx) {
+            Ok(Prepared::Done(result)) => {
+                slots.append(result)?;
+                continue;
+            }
+            Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry,
+            Ok(Prepared::Run(entry)) => {
+                let task = spawner.fresh(Run::new(single(vec![Item::Prepared(job, entry)])?, None))?;
+                waiting = !spawner.eager;
+                task_slots.push(slots.len());
+                slots.append(task)?;
+                continue;
+            }
+            Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
+                // Strict mode: the action's Task raises, while the others still run.
+                let task = spawner.fresh(Run::new(single(vec![Item::Job(job)])?, None))?;
+                waiting = !spawner.eager;
+                task_slots.push(slots.len());
+                slots.append(task)?;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let context = CopiedContext::new(py)?;
+        let mut driver = single(vec![Item::Prepared(job, inline_entry)])?;
+        match context.run(|| driver.advance(py, None))? {
+            Step::Return(result) => slots.append(result)?,
+            Step::Yield(pending) => {
+                let task = spawner.continuing(Run::new(driver, Some(pending)), &context)?;
+                task_slots.push(slots.len());
+                slots.append(task)?;
+            }
+        }
+    }
+    Ok(())
+}

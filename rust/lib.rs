@@ -1,0 +1,47 @@
+//! ferrostator's Rust core: the action registry, spec resolution, the executor's
+//! sync and async paths, and the result types. The Python package
+//! (`python/ferrostator`) adds the async methods, the decorator and the module layout.
+
+mod attempt;
+mod defs;
+mod driver;
+mod effects;
+mod executor;
+mod fanout;
+mod registry;
+mod results;
+mod spec;
+mod util;
+
+pub use executor::Executor;
+pub use registry::Registry;
+pub use results::{ActionResult, ExecutionResult};
+pub use spec::{ActionSpec, TransitionResult};
+
+#[pyo3::pymodule]
+mod _core {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::driver::{Attempt, Run};
+    #[pymodule_export]
+    use crate::executor::Executor;
+    #[pymodule_export]
+    use crate::fanout::{
+        Batch, _complete, _fan_out, _parallel_start, _phased_start, _registry_all_start, _registry_start,
+        _sequential_start, _spec_start,
+    };
+    #[pymodule_export]
+    use crate::registry::Registry;
+    #[pymodule_export]
+    use crate::results::{ActionResult, ExecutionResult};
+    #[pymodule_export]
+    use crate::spec::{ActionSpec, TransitionResult};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("ACTION_PARAMS_KEY", crate::util::ACTION_PARAMS_KEY)?;
+        crate::defs::export(m)
+    }
+}

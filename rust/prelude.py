@@ -1,0 +1,129 @@
+"""Python-level definitions compiled into ``ferrostator._core``.
+
+Enums and exception classes are most faithful (pickling, ``str`` mixins, subclassing,
+``__init__`` signatures) when they are ordinary Python classes, so they are written in
+Python. This source is embedded in the extension with ``include_str!`` and executed
+once, when the core is first used; the Rust side keeps references to the objects.
+It is not a module of its own: there is exactly one copy of each class.
+"""
+
+import enum
+import logging
+import sys
+
+__all__ = [
+    "ActionNotFoundError",
+    "ActionStatus",
+    "ErrorCode",
+    "ExecutionMode",
+    "FSMError",
+    "is_transient_error",
+]
+
+logger = logging.getLogger("ferrostator.actions")
+
+
+class ActionStatus(str, enum.Enum):
+    """Outcome status of an executed action."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ExecutionMode(str, enum.Enum):
+    """Strategy for executing multiple actions."""
+
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+    PHASED = "phased"
+
+
+class ErrorCode(str, enum.Enum):
+    """Machine-readable error codes for programmatic error handling."""
+
+    GUARD_REJECTED = "guard_rejected"
+    GUARD_EXECUTION_ERROR = "guard_execution_error"
+    VALIDATION_FAILED = "validation_failed"
+    INVALID_STATE = "invalid_state"
+    INVALID_TRIGGER = "invalid_trigger"
+    TERMINAL_STATE = "terminal_state"
+    TIMEOUT = "timeout"
+    CONFIG = "config"
+    ACTION_FAILED = "action_failed"
+    STALE_VERSION = "stale_version"
+    GUARD_NOT_FOUND = "guard_not_found"
+    ACTION_NOT_FOUND = "action_not_found"
+    UNDEFINED_STATE = "undefined_state"
+
+
+def _restore_error(cls, args, state):
+    # Exception.__new__ stores args without running __init__, whose signature
+    # differs per subclass; the instance dict carries the rest.
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class FSMError(Exception):
+    """Base exception for all state-machine errors.
+
+    Attributes:
+        message: Human-readable error description.
+        context: Additional context about the error.
+        code: Machine-readable error code for programmatic handling.
+    """
+
+    def __init__(self, message, context=None, *, code=None):
+        self.message = message
+        self.context = context or {}
+        self.code = code
+        super().__init__(message)
+
+    def __str__(self):
+        if self.context:
+            details = ", ".join(f"{k}={v!r}" for k, v in self.context.items())
+            return f"{self.message} ({details})"
+        return self.message
+
+    def __reduce__(self):
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))
+
+    def to_dict(self):
+        """Serialize the error to a dictionary."""
+        return {
+            "type": self.__class__.__name__,
+            "message": self.message,
+            "code": self.code.value if self.code else None,
+            "context": self.context,
+        }
+
+
+class ActionNotFoundError(FSMError):
+    """Action function not registered."""
+
+    def __init__(self, message, action_name, context=None):
+        details = context or {}
+        details["action_name"] = action_name
+        super().__init__(message, details)
+        self.action_name = action_name
+        self.code = ErrorCode.ACTION_NOT_FOUND
+
+
+def is_transient_error(exc):
+    """Return True if *exc* is a network/I/O error that may succeed on retry
+    (OSError, ConnectionError, TimeoutError and their subclasses)."""
+    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+
+
+if sys.version_info >= (3, 14):
+    from inspect import iscoroutinefunction as _iscoroutinefunction
+else:  # asyncio's also honours the legacy marker used by older mocks
+    from asyncio import iscoroutinefunction as _iscoroutinefunction
+
+
+def _is_async_callable(func):
+    return bool(
+        _iscoroutinefunction(func)
+        or (callable(func) and _iscoroutinefunction(getattr(func, "__call__", None)))  # noqa: B004
+    )

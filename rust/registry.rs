@@ -1,0 +1,292 @@
+//! The action registry: a name -> callable table read on every event and written
+//! rarely. Readers load an immutable snapshot (ArcSwap) without any lock; writers
+//! serialize on a mutex, copy the table, and publish the new one. No lock is ever
+//! held while Python code runs, so actions may register, unregister or execute
+//! re-entrantly, from any thread.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use indexmap::IndexMap;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyMapping, PyString};
+
+use crate::defs::defs;
+use crate::results::ActionResult;
+use crate::util::{action_not_found, call_one, close_iter, is_awaitable, is_exception, type_error, type_name};
+
+/// A registered action.
+pub struct Entry {
+    pub name: Py<PyString>,
+    pub func: Py<PyAny>,
+    pub metadata: Py<PyAny>,
+    pub is_async: bool,
+}
+
+type Table = IndexMap<String, Arc<Entry>, foldhash::fast::RandomState>;
+
+/// Registry for action functions (sync and async). Thread-safe.
+#[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct Registry {
+    table: ArcSwap<Table>,
+    writer: Mutex<()>,
+}
+
+/// What happens to a failing action call.
+pub enum Called {
+    Ok(Py<PyAny>),
+    /// An `Exception` (becomes a failed result).
+    Failed(PyErr),
+}
+
+impl Registry {
+    pub fn lookup(&self, name: &str) -> Option<Arc<Entry>> {
+        self.table.load().get(name).cloned()
+    }
+
+    pub fn lookup_py(&self, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
+        Ok(self.lookup(name.to_str()?))
+    }
+
+    /// Applies `edit` to a copy of the table and publishes it. The previous table is
+    /// returned so the caller drops it (and with it, possibly the last reference to a
+    /// Python callable, whose finalizer may run Python code) after the lock is released.
+    fn write<R>(&self, edit: impl FnOnce(&mut Table) -> R) -> (R, Arc<Table>) {
+        let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = Table::clone(&self.table.load());
+        let out = edit(&mut next);
+        let previous = self.table.swap(Arc::new(next));
+        (out, previous)
+    }
+
+    /// Calls a registered action synchronously.
+    ///
+    /// Async actions cannot be run here: they fail with RuntimeError (and are not
+    /// called); a sync callable returning an awaitable has it closed and fails too.
+    /// `Err` carries BaseExceptions (KeyboardInterrupt, SystemExit, ...) that must
+    /// propagate.
+    pub fn call_sync(py: Python<'_>, entry: &Entry, context: &Bound<'_, PyAny>) -> PyResult<Called> {
+        if entry.is_async {
+            let msg = format!("Action '{}' is async and cannot be executed synchronously", entry.name.bind(py));
+            return Ok(Called::Failed(pyo3::exceptions::PyRuntimeError::new_err(msg)));
+        }
+        match call_one(entry.func.bind(py), context) {
+            Ok(value) => {
+                if is_awaitable(&value)? {
+                    if let Err(err) = close_iter(&value) {
+                        return if is_exception(py, &err) { Ok(Called::Failed(err)) } else { Err(err) };
+                    }
+                    let msg = format!(
+                        "Action '{}' returned an awaitable in synchronous execution",
+                        entry.name.bind(py)
+                    );
+                    return Ok(Called::Failed(pyo3::exceptions::PyRuntimeError::new_err(msg)));
+                }
+                Ok(Called::Ok(value.unbind()))
+            }
+            Err(err) if is_exception(py, &err) => Ok(Called::Failed(err)),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The entry for `name`, or ActionNotFoundError("Action 'x' not found").
+    pub fn get_entry(&self, name: &Bound<'_, PyAny>) -> PyResult<Arc<Entry>> {
+        let py = name.py();
+        let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
+        match self.lookup_py(key)? {
+            Some(entry) => Ok(entry),
+            None => Err(action_not_found(py, format!("Action '{key}' not found"), name)),
+        }
+    }
+
+    /// `execute` without raise_on_error: the result of one call, or a propagating
+    /// BaseException.
+    pub fn execute_entry(py: Python<'_>, entry: &Entry, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+        match Self::call_sync(py, entry, context)? {
+            Called::Ok(value) => ActionResult::new_ok(py, name.clone().unbind(), value),
+            Called::Failed(err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
+        }
+    }
+}
+
+#[pymethods]
+impl Registry {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        Self { table: ArcSwap::from_pointee(Table::default()), writer: Mutex::new(()) }
+    }
+
+    /// Register an action function. Thread-safe.
+    ///
+    /// Raises ValueError for an empty name or a name already registered, TypeError for
+    /// a non-str name, a non-callable `func` or metadata that is not a mapping.
+    #[pyo3(signature = (name, func, metadata = None))]
+    fn register(&self, py: Python<'_>, name: &Bound<'_, PyAny>, func: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        if !name.is_truthy()? {
+            return Err(PyValueError::new_err("Action name cannot be empty"));
+        }
+        let name = name.cast::<PyString>().map_err(|_| type_error("Action name", "a str", name))?;
+        if !func.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "Action '{name}' must be callable, got {}",
+                type_name(func)
+            )));
+        }
+        let metadata = match metadata {
+            Some(m) if m.is_truthy()? => {
+                if m.cast::<PyMapping>().is_err() {
+                    return Err(type_error("Action metadata", "a dict or None", m));
+                }
+                m.clone().unbind()
+            }
+            Some(m) if !m.is_none() && m.cast::<PyMapping>().is_err() => {
+                return Err(type_error("Action metadata", "a dict or None", m));
+            }
+            _ => PyDict::new(py).into_any().unbind(),
+        };
+        // Python code (coroutine detection) runs before the writer lock is taken.
+        let is_async = defs(py)?.is_async_callable.bind(py).call1((func,))?.is_truthy()?;
+        let key = name.to_str()?.to_owned();
+        let entry = Arc::new(Entry { name: name.clone().unbind(), func: func.clone().unbind(), metadata, is_async });
+        let (added, previous) = self.write(|table| {
+            if table.contains_key(&key) {
+                Err(entry)
+            } else {
+                table.insert(key, entry);
+                Ok(())
+            }
+        });
+        drop(previous);
+        match added {
+            Ok(()) => Ok(()),
+            Err(rejected) => {
+                drop(rejected);
+                Err(PyValueError::new_err(format!("Action '{name}' is already registered")))
+            }
+        }
+    }
+
+    /// Unregister an action function. Thread-safe. Raises ActionNotFoundError if absent.
+    fn unregister(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = name.py();
+        let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
+        let key_str = key.to_str()?;
+        let (removed, previous) = self.write(|table| table.shift_remove(key_str));
+        let found = removed.is_some();
+        drop(removed);
+        drop(previous);
+        if found {
+            Ok(())
+        } else {
+            Err(action_not_found(py, format!("Action '{key}' not found"), name))
+        }
+    }
+
+    /// Look up a registered action callable by name (ActionNotFoundError if absent).
+    fn get(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.get_entry(name)?.func.clone_ref(py))
+    }
+
+    /// Check whether an action is registered.
+    fn has(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match name.cast::<PyString>() {
+            Ok(key) => Ok(self.lookup_py(key)?.is_some()),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// A copy of the metadata registered with an action ({} if absent).
+    fn get_metadata<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let entry = match name.cast::<PyString>() {
+            Ok(key) => self.lookup_py(key)?,
+            Err(_) => None,
+        };
+        let copy = PyDict::new(py);
+        if let Some(entry) = entry {
+            copy.update(entry.metadata.bind(py).cast::<PyMapping>()?)?;
+        }
+        Ok(copy)
+    }
+
+    /// True if the named action is an async function.
+    fn is_async(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match name.cast::<PyString>() {
+            Ok(key) => Ok(self.lookup_py(key)?.is_some_and(|e| e.is_async)),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Execute a single named action synchronously.
+    ///
+    /// Raises ActionNotFoundError if the name is not registered; with
+    /// `raise_on_error=True` the action's exception is raised instead of returned in a
+    /// failed result.
+    #[pyo3(signature = (name, context, raise_on_error = false))]
+    fn execute(&self, py: Python<'_>, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, raise_on_error: bool) -> PyResult<Py<ActionResult>> {
+        let entry = self.get_entry(name)?;
+        match Self::call_sync(py, &entry, context)? {
+            Called::Ok(value) => ActionResult::new_ok(py, name.clone().unbind(), value),
+            Called::Failed(err) if raise_on_error => Err(err),
+            Called::Failed(err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
+        }
+    }
+
+    /// Execute several actions in order; a missing name gives a failed result. With
+    /// `stop_on_error=True`, halt after the first failure.
+    #[pyo3(signature = (actions, context, stop_on_error = false))]
+    fn execute_all(&self, py: Python<'_>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, stop_on_error: bool) -> PyResult<Py<PyList>> {
+        let out = PyList::empty(py);
+        for name in actions.try_iter()? {
+            let name = name?;
+            let result = match self.get_entry(&name) {
+                Ok(entry) => Self::execute_entry(py, &entry, &name, context)?,
+                Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
+                    ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?
+                }
+                Err(err) => return Err(err),
+            };
+            let failed = !result.borrow(py).success.bind(py).is_truthy()?;
+            out.append(result)?;
+            if failed && stop_on_error {
+                break;
+            }
+        }
+        Ok(out.unbind())
+    }
+
+    /// All registered action names, in registration order.
+    fn list_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.table.load().values().map(|e| e.name.clone_ref(py)))
+    }
+
+    /// Remove all registered actions.
+    fn clear(&self) {
+        let ((), previous) = self.write(|table| table.clear());
+        drop(previous);
+    }
+
+    fn __len__(&self) -> usize {
+        self.table.load().len()
+    }
+
+    fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.has(name)
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for entry in self.table.load().values() {
+            visit.call(&entry.func)?;
+            visit.call(&entry.metadata)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        // Runs inside the garbage collector: swap the table out without the writer lock
+        // (nothing else can reach an object being collected).
+        let previous = self.table.swap(Arc::new(Table::default()));
+        drop(previous);
+    }
+}

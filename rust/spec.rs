@@ -1,0 +1,759 @@
+//! `ActionSpec` and `TransitionResult` (frozen value types), and spec resolution:
+//! turning a spec — ours, pystator's, or any object with the same attributes — into a
+//! [`Job`]: what to call, with which params, retries and timeout.
+
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
+
+use crate::results::dataclass_repr;
+use crate::util::{display, type_error, type_name};
+
+/// The declarative effect types, in the order `from_config` looks for them.
+pub const EFFECT_TYPES: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
+
+/// Prefix of the synthetic action names that carry declarative effects.
+pub const EFFECT_PREFIX: &str = "_effect.";
+
+static FROZEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn frozen_error(py: Python<'_>, field: &str) -> PyErr {
+    match FROZEN_ERROR.import(py, "dataclasses", "FrozenInstanceError") {
+        Ok(cls) => match cls.call1((format!("cannot assign to field '{field}'"),)) {
+            Ok(err) => PyErr::from_value(err),
+            Err(err) => err,
+        },
+        Err(err) => err,
+    }
+}
+
+fn equal_fields(py: Python<'_>, a: &[Py<PyAny>], b: &[Py<PyAny>]) -> PyResult<bool> {
+    for (x, y) in a.iter().zip(b) {
+        if !x.is(y) && !x.bind(py).eq(y.bind(py))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()
+}
+
+/// Validates a real number field: int or float, not NaN; optionally finite and >= 0.
+fn check_number(what: &str, value: &Bound<'_, PyAny>, non_negative: bool) -> PyResult<()> {
+    if value.is_instance_of::<pyo3::types::PyBool>() || !(value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>()) {
+        return Err(type_error(what, "an int or float", value));
+    }
+    if value.is_instance_of::<PyFloat>() {
+        let number: f64 = value.extract()?;
+        if number.is_nan() {
+            return Err(PyValueError::new_err(format!("{what} must not be NaN")));
+        }
+        if non_negative && !number.is_finite() {
+            return Err(PyValueError::new_err(format!("{what} must be finite, got {number}")));
+        }
+    }
+    if non_negative && value.lt(0)? {
+        return Err(PyValueError::new_err(format!("{what} must be >= 0, got {}", display(value))));
+    }
+    Ok(())
+}
+
+fn check_retry(what: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if !value.is_instance_of::<PyInt>() {
+        return Err(type_error(what, "an int", value));
+    }
+    // Negative counts mean "no retries", like pystator's max(retry, 0); counts beyond
+    // u64 are as good as infinite.
+    if value.lt(0)? {
+        return Ok(0);
+    }
+    Ok(value.extract::<u64>().unwrap_or(u64::MAX))
+}
+
+/// Action specification: a named function, a parameterized action, or a declarative
+/// effect (`name` is then `_effect.<type>` and `params` holds the effect data).
+#[pyclass(name = "ActionSpec", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct ActionSpec {
+    #[pyo3(get)]
+    pub name: Py<PyString>,
+    #[pyo3(get)]
+    pub params: Py<PyAny>,
+    #[pyo3(get)]
+    pub effect: Py<PyAny>,
+    #[pyo3(get)]
+    pub timeout: Py<PyAny>,
+    #[pyo3(get)]
+    pub retry: Py<PyAny>,
+    #[pyo3(get)]
+    pub retry_backoff: Py<PyAny>,
+    /// `max(retry, 0)`, resolved once.
+    pub retries: u64,
+}
+
+impl ActionSpec {
+    fn fields(&self, py: Python<'_>) -> [Py<PyAny>; 6] {
+        [
+            self.name.clone_ref(py).into_any(),
+            self.params.clone_ref(py),
+            self.effect.clone_ref(py),
+            self.timeout.clone_ref(py),
+            self.retry.clone_ref(py),
+            self.retry_backoff.clone_ref(py),
+        ]
+    }
+}
+
+#[pymethods]
+impl ActionSpec {
+    #[new]
+    #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = None, retry_backoff = None))]
+    fn py_new(
+        py: Python<'_>,
+        name: Option<Bound<'_, PyAny>>,
+        params: Option<Bound<'_, PyAny>>,
+        effect: Option<Bound<'_, PyAny>>,
+        timeout: Option<Bound<'_, PyAny>>,
+        retry: Option<Bound<'_, PyAny>>,
+        retry_backoff: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let name = match name {
+            None => PyString::new(py, ""),
+            Some(n) => n.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?,
+        };
+        let params = match params {
+            None => PyDict::new(py).into_any(),
+            Some(p) if p.is_instance_of::<PyDict>() || p.cast::<PyMapping>().is_ok() => p,
+            Some(p) => return Err(type_error("ActionSpec.params", "a dict", &p)),
+        };
+        if let Some(e) = &effect {
+            if !e.is_instance_of::<PyString>() {
+                return Err(type_error("ActionSpec.effect", "a str or None", e));
+            }
+        }
+        if let Some(t) = &timeout {
+            check_number("ActionSpec.timeout", t, false)?;
+        }
+        let retry = match retry {
+            None => 0i32.into_pyobject(py)?.into_any(),
+            Some(r) => r,
+        };
+        let retries = check_retry("ActionSpec.retry", &retry)?;
+        let retry_backoff = match retry_backoff {
+            None => PyFloat::new(py, 1.0).into_any(),
+            Some(b) => b,
+        };
+        check_number("ActionSpec.retry_backoff", &retry_backoff, true)?;
+        let has_effect = match &effect {
+            Some(e) => e.is_truthy()?,
+            None => false,
+        };
+        if name.to_str()?.is_empty() && !has_effect {
+            return Err(PyValueError::new_err("ActionSpec must have a 'name' or 'effect'"));
+        }
+        Ok(Self {
+            name: name.unbind(),
+            params: params.unbind(),
+            effect: effect.map_or_else(|| py.None(), Bound::unbind),
+            timeout: timeout.map_or_else(|| py.None(), Bound::unbind),
+            retry: retry.unbind(),
+            retry_backoff: retry_backoff.unbind(),
+            retries,
+        })
+    }
+
+    /// True if this is a declarative effect (not a named function).
+    #[getter]
+    fn is_effect(&self, py: Python<'_>) -> bool {
+        !self.effect.is_none(py)
+    }
+
+    /// True if this action has parameters.
+    #[getter]
+    fn has_params(&self, py: Python<'_>) -> PyResult<bool> {
+        self.params.bind(py).is_truthy()
+    }
+
+    /// Create from config: a string name, a dict with name (+params, timeout, retry,
+    /// retry_backoff), or an effect dict such as `{"increment": "count"}`.
+    #[classmethod]
+    fn from_config(cls: &Bound<'_, PyType>, config: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        if config.is_instance_of::<PyString>() {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("name", config)?;
+            return Ok(cls.call((), Some(&kwargs))?.unbind());
+        }
+        if let Ok(config) = config.cast::<PyDict>() {
+            let get = |key: &str| config.get_item(key);
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("timeout", get("timeout")?)?;
+            match get("retry")? {
+                Some(retry) => kwargs.set_item("retry", retry)?,
+                None => kwargs.set_item("retry", 0)?,
+            }
+            match get("retry_backoff")? {
+                Some(backoff) => kwargs.set_item("retry_backoff", backoff)?,
+                None => kwargs.set_item("retry_backoff", 1.0)?,
+            }
+            if let Some(name) = get("name")? {
+                kwargs.set_item("name", name)?;
+                kwargs.set_item("params", get("params")?.unwrap_or_else(|| PyDict::new(py).into_any()))?;
+                return Ok(cls.call((), Some(&kwargs))?.unbind());
+            }
+            for effect in EFFECT_TYPES {
+                if let Some(value) = get(effect)? {
+                    kwargs.set_item("name", format!("{EFFECT_PREFIX}{effect}"))?;
+                    kwargs.set_item("params", normalize_effect_params(effect, &value)?)?;
+                    kwargs.set_item("effect", effect)?;
+                    return Ok(cls.call((), Some(&kwargs))?.unbind());
+                }
+            }
+        }
+        Err(PyValueError::new_err(format!("Invalid action config: {}", display(config))))
+    }
+
+    #[classattr]
+    fn __match_args__(py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        Ok(PyTuple::new(py, ["name", "params", "effect", "timeout", "retry", "retry_backoff"])?.unbind())
+    }
+
+    fn __setattr__(&self, py: Python<'_>, name: &str, _value: Py<PyAny>) -> PyResult<()> {
+        Err(frozen_error(py, name))
+    }
+
+    fn __delattr__(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        Err(frozen_error(py, name))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let f = slf.get().fields(py).map(|v| v.into_bound(py));
+        let [name, params, effect, timeout, retry, backoff] = f;
+        dataclass_repr(
+            slf.as_any(),
+            &[
+                ("name", name),
+                ("params", params),
+                ("effect", effect),
+                ("timeout", timeout),
+                ("retry", retry),
+                ("retry_backoff", backoff),
+            ],
+        )
+    }
+
+    fn __richcmp__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
+            return Ok(py.NotImplemented());
+        }
+        let other = other.cast::<ActionSpec>()?;
+        let equal = equal_fields(py, &slf.get().fields(py), &other.get().fields(py))?;
+        Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        PyTuple::new(slf.py(), slf.get().fields(slf.py()))?.hash()
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let args = PyTuple::new(py, slf.get().fields(py))?;
+        PyTuple::new(py, [slf.get_type().into_any(), args.into_any()])
+    }
+
+    /// `copy.replace(spec, **changes)` (Python 3.13+).
+    #[pyo3(signature = (**changes))]
+    fn __replace__(slf: &Bound<'_, Self>, changes: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let names = ["name", "params", "effect", "timeout", "retry", "retry_backoff"];
+        replace_fields(slf.as_any(), &names, &slf.get().fields(py), changes)
+    }
+}
+
+fn replace_fields(
+    slf: &Bound<'_, PyAny>,
+    names: &[&str],
+    values: &[Py<PyAny>],
+    changes: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let kwargs = PyDict::new(py);
+    for (name, value) in names.iter().zip(values) {
+        kwargs.set_item(name, value)?;
+    }
+    if let Some(changes) = changes {
+        for key in changes.keys() {
+            let key = key.cast_into::<PyString>()?;
+            if !names.contains(&key.to_str()?) {
+                return Err(PyTypeError::new_err(format!(
+                    "__replace__() got an unexpected keyword argument '{key}'"
+                )));
+            }
+        }
+        kwargs.update(changes.as_mapping())?;
+    }
+    Ok(slf.get_type().call((), Some(&kwargs))?.unbind())
+}
+
+/// Normalizes an effect's config value into its params dict (pystator's rules and
+/// messages).
+fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
+    match effect {
+        "set" => match value.cast::<PyDict>() {
+            Ok(mapping) => mapping.copy(),
+            Err(_) => Err(PyValueError::new_err(format!(
+                "'set' effect requires a mapping, got {}",
+                type_name(value)
+            ))),
+        },
+        "timestamp" | "increment" | "decrement" | "clear" => {
+            if !value.is_instance_of::<PyString>() {
+                return Err(PyValueError::new_err(format!("'{effect}' effect requires a field name (string)")));
+            }
+            let params = PyDict::new(py);
+            params.set_item("field", value)?;
+            Ok(params)
+        }
+        "append" => match value.cast::<PyDict>() {
+            Ok(mapping) if mapping.contains("field")? && mapping.contains("value")? => mapping.copy(),
+            _ => Err(PyValueError::new_err("'append' effect requires {field: ..., value: ...}")),
+        },
+        other => Err(PyValueError::new_err(format!("Unknown effect type: {other}"))),
+    }
+}
+
+/// A tuple snapshot of a phase's specs (lists and other iterables are copied).
+fn tuple_of<'py>(what: &str, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    if let Ok(t) = value.cast::<PyTuple>() {
+        return Ok(t.clone());
+    }
+    if value.is_instance_of::<PyString>() || value.is_none() {
+        return Err(type_error(what, "a tuple of ActionSpec", &value));
+    }
+    match value.try_iter() {
+        Ok(iter) => PyTuple::new(value.py(), iter.collect::<PyResult<Vec<_>>>()?),
+        Err(_) => Err(type_error(what, "a tuple of ActionSpec", &value)),
+    }
+}
+
+/// Immutable result of a transition computation: what the engine decided should
+/// happen; the executor runs its actions (exit, then transition, then enter).
+#[pyclass(name = "TransitionResult", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct TransitionResult {
+    #[pyo3(get)]
+    pub success: Py<PyAny>,
+    #[pyo3(get)]
+    pub source_state: Py<PyAny>,
+    #[pyo3(get)]
+    pub target_state: Py<PyAny>,
+    #[pyo3(get)]
+    pub trigger: Py<PyAny>,
+    #[pyo3(get)]
+    pub actions_to_execute: Py<PyTuple>,
+    #[pyo3(get)]
+    pub on_exit_actions: Py<PyTuple>,
+    #[pyo3(get)]
+    pub on_enter_actions: Py<PyTuple>,
+    #[pyo3(get)]
+    pub error: Py<PyAny>,
+    #[pyo3(get)]
+    pub metadata: Py<PyAny>,
+}
+
+const TR_FIELDS: [&str; 9] = [
+    "success",
+    "source_state",
+    "target_state",
+    "trigger",
+    "actions_to_execute",
+    "on_exit_actions",
+    "on_enter_actions",
+    "error",
+    "metadata",
+];
+
+impl TransitionResult {
+    fn fields(&self, py: Python<'_>) -> [Py<PyAny>; 9] {
+        [
+            self.success.clone_ref(py),
+            self.source_state.clone_ref(py),
+            self.target_state.clone_ref(py),
+            self.trigger.clone_ref(py),
+            self.actions_to_execute.clone_ref(py).into_any(),
+            self.on_exit_actions.clone_ref(py).into_any(),
+            self.on_enter_actions.clone_ref(py).into_any(),
+            self.error.clone_ref(py),
+            self.metadata.clone_ref(py),
+        ]
+    }
+
+    /// The three phases in execution order: exit, transition, enter.
+    pub fn phases<'py>(&self, py: Python<'py>) -> [&Bound<'py, PyTuple>; 3] {
+        [self.on_exit_actions.bind(py), self.actions_to_execute.bind(py), self.on_enter_actions.bind(py)]
+    }
+}
+
+#[pymethods]
+impl TransitionResult {
+    #[new]
+    #[pyo3(signature = (success, source_state, target_state, trigger, actions_to_execute = None, on_exit_actions = None, on_enter_actions = None, error = None, metadata = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        py: Python<'_>,
+        success: Py<PyAny>,
+        source_state: Py<PyAny>,
+        target_state: Py<PyAny>,
+        trigger: Py<PyAny>,
+        actions_to_execute: Option<Bound<'_, PyAny>>,
+        on_exit_actions: Option<Bound<'_, PyAny>>,
+        on_enter_actions: Option<Bound<'_, PyAny>>,
+        error: Option<Py<PyAny>>,
+        metadata: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let phase = |what: &str, value: Option<Bound<'_, PyAny>>| -> PyResult<Py<PyTuple>> {
+            match value {
+                None => Ok(PyTuple::empty(py).unbind()),
+                Some(v) => Ok(tuple_of(what, v)?.unbind()),
+            }
+        };
+        Ok(Self {
+            success,
+            source_state,
+            target_state,
+            trigger,
+            actions_to_execute: phase("TransitionResult.actions_to_execute", actions_to_execute)?,
+            on_exit_actions: phase("TransitionResult.on_exit_actions", on_exit_actions)?,
+            on_enter_actions: phase("TransitionResult.on_enter_actions", on_enter_actions)?,
+            error: error.unwrap_or_else(|| py.None()),
+            metadata: metadata.unwrap_or_else(|| PyDict::new(py).into_any().unbind()),
+        })
+    }
+
+    /// All action specs in execution order: exit -> transition -> enter.
+    #[getter]
+    fn all_action_specs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let mut items = Vec::new();
+        for phase in self.phases(py) {
+            items.extend(phase.iter());
+        }
+        PyTuple::new(py, items)
+    }
+
+    /// Action names in execution order.
+    #[getter]
+    fn all_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let mut names = Vec::new();
+        for phase in self.phases(py) {
+            for spec in phase.iter() {
+                names.push(spec.getattr(intern!(py, "name"))?);
+            }
+        }
+        PyTuple::new(py, names)
+    }
+
+    /// True if the transition succeeded and source == target.
+    #[getter]
+    fn is_self_transition(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.success.bind(py).is_truthy()? && self.source_state.bind(py).eq(self.target_state.bind(py))?)
+    }
+
+    /// True if the transition succeeded and the state actually changed.
+    #[getter]
+    fn state_changed(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.success.bind(py).is_truthy()? && self.source_state.bind(py).ne(self.target_state.bind(py))?)
+    }
+
+    /// Create a successful transition result.
+    #[classmethod]
+    #[pyo3(signature = (source_state, target_state, trigger, actions = None, on_exit = None, on_enter = None, metadata = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn success_result(
+        cls: &Bound<'_, PyType>,
+        source_state: Py<PyAny>,
+        target_state: Py<PyAny>,
+        trigger: Py<PyAny>,
+        actions: Option<Py<PyAny>>,
+        on_exit: Option<Py<PyAny>>,
+        on_enter: Option<Py<PyAny>>,
+        metadata: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        let empty = || PyTuple::empty(py).into_any().unbind();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("success", true)?;
+        kwargs.set_item("source_state", source_state)?;
+        kwargs.set_item("target_state", target_state)?;
+        kwargs.set_item("trigger", trigger)?;
+        kwargs.set_item("actions_to_execute", actions.unwrap_or_else(empty))?;
+        kwargs.set_item("on_exit_actions", on_exit.unwrap_or_else(empty))?;
+        kwargs.set_item("on_enter_actions", on_enter.unwrap_or_else(empty))?;
+        kwargs.set_item("metadata", metadata_or_empty(py, metadata)?)?;
+        Ok(cls.call((), Some(&kwargs))?.unbind())
+    }
+
+    /// Create a failed transition result.
+    #[classmethod]
+    #[pyo3(signature = (source_state, trigger, error, metadata = None))]
+    fn failure_result(
+        cls: &Bound<'_, PyType>,
+        source_state: Py<PyAny>,
+        trigger: Py<PyAny>,
+        error: Py<PyAny>,
+        metadata: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("success", false)?;
+        kwargs.set_item("source_state", source_state)?;
+        kwargs.set_item("target_state", py.None())?;
+        kwargs.set_item("trigger", trigger)?;
+        kwargs.set_item("error", error)?;
+        kwargs.set_item("metadata", metadata_or_empty(py, metadata)?)?;
+        Ok(cls.call((), Some(&kwargs))?.unbind())
+    }
+
+    /// Create a no-op result (stay in the same state, no actions).
+    #[classmethod]
+    #[pyo3(signature = (current_state, trigger, metadata = None))]
+    fn no_op_result(
+        cls: &Bound<'_, PyType>,
+        current_state: Py<PyAny>,
+        trigger: Py<PyAny>,
+        metadata: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        let meta = PyDict::new(py);
+        if let Some(m) = metadata {
+            if m.is_truthy()? {
+                meta.update(m.cast::<PyMapping>()?)?;
+            }
+        }
+        meta.set_item("no_op", true)?;
+        meta.set_item("reason", "no_matching_transition")?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("success", true)?;
+        kwargs.set_item("source_state", &current_state)?;
+        kwargs.set_item("target_state", &current_state)?;
+        kwargs.set_item("trigger", trigger)?;
+        kwargs.set_item("metadata", meta)?;
+        Ok(cls.call((), Some(&kwargs))?.unbind())
+    }
+
+    #[classattr]
+    fn __match_args__(py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        Ok(PyTuple::new(py, TR_FIELDS)?.unbind())
+    }
+
+    fn __setattr__(&self, py: Python<'_>, name: &str, _value: Py<PyAny>) -> PyResult<()> {
+        Err(frozen_error(py, name))
+    }
+
+    fn __delattr__(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        Err(frozen_error(py, name))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let values = slf.get().fields(py);
+        let fields: Vec<(&str, Bound<'_, PyAny>)> =
+            TR_FIELDS.iter().copied().zip(values.into_iter().map(|v| v.into_bound(py))).collect();
+        dataclass_repr(slf.as_any(), &fields)
+    }
+
+    fn __richcmp__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
+            return Ok(py.NotImplemented());
+        }
+        let other = other.cast::<TransitionResult>()?;
+        let equal = equal_fields(py, &slf.get().fields(py), &other.get().fields(py))?;
+        Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        PyTuple::new(slf.py(), slf.get().fields(slf.py()))?.hash()
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let args = PyTuple::new(py, slf.get().fields(py))?;
+        PyTuple::new(py, [slf.get_type().into_any(), args.into_any()])
+    }
+
+    /// `copy.replace(result, **changes)` (Python 3.13+).
+    #[pyo3(signature = (**changes))]
+    fn __replace__(slf: &Bound<'_, Self>, changes: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        replace_fields(slf.as_any(), &TR_FIELDS, &slf.get().fields(slf.py()), changes)
+    }
+}
+
+fn metadata_or_empty<'py>(py: Python<'py>, metadata: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    match metadata {
+        Some(m) if m.is_truthy()? => Ok(m),
+        _ => Ok(PyDict::new(py).into_any()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Resolution
+// ---------------------------------------------------------------------------
+
+/// One action to run, resolved from a spec (or a bare name).
+pub struct Job {
+    pub name: Py<PyString>,
+    /// The spec's params, only when it has any (`spec.has_params`).
+    pub params: Option<Py<PyAny>>,
+    /// `spec.timeout` when not None (async paths only).
+    pub timeout: Option<Py<PyAny>>,
+    /// Number of retries after the first attempt (`max(retry, 0)`).
+    pub retries: u64,
+    pub backoff: Py<PyAny>,
+}
+
+impl Job {
+    /// A bare name: no params, no retries, no timeout.
+    pub fn from_name(name: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = name.py();
+        let name = name
+            .cast::<PyString>()
+            .map_err(|_| type_error("action name", "a str", name))?
+            .clone()
+            .unbind();
+        Ok(Self { name, params: None, timeout: None, retries: 0, backoff: PyFloat::new(py, 1.0).into_any().unbind() })
+    }
+
+    /// Reads a spec: ours directly, any other object through its attributes
+    /// (`name`, `has_params`, `params`, `timeout`, `retry`, `retry_backoff`).
+    pub fn from_spec<'py>(spec: &Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Self> {
+        let py = spec.py();
+        if let Ok(ours) = spec.cast::<ActionSpec>() {
+            let s = ours.get();
+            let params = s.params.bind(py);
+            let has_params = match params.cast::<PyDict>() {
+                Ok(d) => !d.is_empty(),
+                Err(_) => params.is_truthy()?,
+            };
+            let timeout = s.timeout.bind(py);
+            return Ok(Self {
+                name: s.name.clone_ref(py),
+                params: has_params.then(|| s.params.clone_ref(py)),
+                timeout: (with_timeout && !timeout.is_none()).then(|| s.timeout.clone_ref(py)),
+                retries: s.retries,
+                backoff: s.retry_backoff.clone_ref(py),
+            });
+        }
+        let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
+        let name = attr(intern!(py, "name"))?;
+        let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
+        let params = if attr(intern!(py, "has_params"))?.is_truthy()? {
+            Some(attr(intern!(py, "params"))?.unbind())
+        } else {
+            None
+        };
+        let timeout = if with_timeout {
+            let t = attr(intern!(py, "timeout"))?;
+            if t.is_none() {
+                None
+            } else {
+                check_number("ActionSpec.timeout", &t, false)?;
+                Some(t.unbind())
+            }
+        } else {
+            None
+        };
+        let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
+        let backoff = attr(intern!(py, "retry_backoff"))?;
+        check_number("ActionSpec.retry_backoff", &backoff, true)?;
+        Ok(Self { name: name.unbind(), params, timeout, retries, backoff: backoff.unbind() })
+    }
+}
+
+fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+    spec.getattr(name).map_err(|_| {
+        PyTypeError::new_err(format!("action spec must have a '{name}' attribute, got {}", type_name(spec)))
+    })
+}
+
+/// What an executor needs of a transition: did it succeed, and its specs in order.
+pub enum TransitionView<'py> {
+    Ours(Bound<'py, TransitionResult>),
+    Foreign(Bound<'py, PyAny>),
+}
+
+impl<'py> TransitionView<'py> {
+    pub fn new(tr: &Bound<'py, PyAny>) -> Self {
+        match tr.cast::<TransitionResult>() {
+            Ok(ours) => TransitionView::Ours(ours.clone()),
+            Err(_) => TransitionView::Foreign(tr.clone()),
+        }
+    }
+
+    fn attr(tr: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        tr.getattr(name).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "transition_result must have a '{name}' attribute, got {}",
+                type_name(tr)
+            ))
+        })
+    }
+
+    pub fn success(&self) -> PyResult<bool> {
+        match self {
+            TransitionView::Ours(tr) => tr.get().success.bind(tr.py()).is_truthy(),
+            TransitionView::Foreign(tr) => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
+        }
+    }
+
+    /// All specs, exit -> transition -> enter, as one list.
+    pub fn all_specs(&self) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        match self {
+            TransitionView::Ours(tr) => {
+                let py = tr.py();
+                let mut specs = Vec::new();
+                for phase in tr.get().phases(py) {
+                    specs.extend(phase.iter());
+                }
+                Ok(specs)
+            }
+            TransitionView::Foreign(tr) => {
+                let all = Self::attr(tr, intern!(tr.py(), "all_action_specs"))?;
+                let all = tuple_of("transition_result.all_action_specs", all)?;
+                Ok(all.iter().collect())
+            }
+        }
+    }
+
+    /// The three phases (exit, transition, enter) as tuples.
+    pub fn phases(&self) -> PyResult<[Bound<'py, PyTuple>; 3]> {
+        match self {
+            TransitionView::Ours(tr) => {
+                let [a, b, c] = tr.get().phases(tr.py());
+                Ok([a.clone(), b.clone(), c.clone()])
+            }
+            TransitionView::Foreign(tr) => {
+                let py = tr.py();
+                let get = |n: &Bound<'py, PyString>, what: &str| tuple_of(what, Self::attr(tr, n)?);
+                Ok([
+                    get(intern!(py, "on_exit_actions"), "transition_result.on_exit_actions")?,
+                    get(intern!(py, "actions_to_execute"), "transition_result.actions_to_execute")?,
+                    get(intern!(py, "on_enter_actions"), "transition_result.on_enter_actions")?,
+                ])
+            }
+        }
+    }
+}
+
+/// A list of specs from any iterable (snapshot).
+pub fn spec_list<'py>(what: &str, specs: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if let Ok(list) = specs.cast::<PyList>() {
+        return Ok(list.iter().collect());
+    }
+    Ok(tuple_of(what, specs.clone())?.iter().collect())
+}

@@ -1,0 +1,102 @@
+"""Shared fixtures.
+
+Most behaviour tests run twice: once against pystator 0.0.25 (the reference
+implementation, when it is installed) and once against ferrostator. That way every
+expectation written here is first proved true of the reference. ferrostator itself
+must import: a test run that silently skipped the product would prove nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Until the extension is built, test authors may check expectations against the
+# reference alone with FERROSTATOR_REFERENCE_ONLY=1; `make test` never sets it.
+REFERENCE_ONLY = os.environ.get("FERROSTATOR_REFERENCE_ONLY") == "1"
+if not REFERENCE_ONLY:
+    import ferrostator
+
+try:  # the reference implementation is optional
+    import pystator.actions as _pystator_actions
+    import pystator.errors as _pystator_errors
+    from pystator import _types as _pystator_types
+except ImportError:  # pragma: no cover - depends on the environment
+    _pystator_actions = None
+
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("ci", max_examples=300, deadline=None)
+settings.register_profile(
+    "slow",
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+PUBLIC_NAMES = (
+    "ACTION_PARAMS_KEY",
+    "ActionExecutor",
+    "ActionNotFoundError",
+    "ActionRegistry",
+    "ActionResult",
+    "ActionSpec",
+    "ActionStatus",
+    "ErrorCode",
+    "ExecutionMode",
+    "ExecutionResult",
+    "FSMError",
+    "TransitionResult",
+    "is_transient_error",
+)
+
+
+def _ferrostator_ns() -> types.SimpleNamespace:
+    ns = types.SimpleNamespace(**{n: getattr(ferrostator, n) for n in PUBLIC_NAMES})
+    ns.name = "ferrostator"
+    ns.LOGGER = "ferrostator.actions"
+    return ns
+
+
+def _pystator_ns() -> types.SimpleNamespace:
+    assert _pystator_actions is not None
+    sources = (_pystator_actions, _pystator_types, _pystator_errors)
+    values = {}
+    for n in PUBLIC_NAMES:
+        for mod in sources:
+            if hasattr(mod, n):
+                values[n] = getattr(mod, n)
+                break
+    ns = types.SimpleNamespace(**values)
+    ns.name = "pystator"
+    ns.LOGGER = "pystator.actions"
+    return ns
+
+
+IMPLEMENTATIONS = ([] if REFERENCE_ONLY else ["ferrostator"]) + (
+    ["pystator"] if _pystator_actions else []
+)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
+    """The public API of one implementation: ``impl.ActionRegistry``, ... and
+    ``impl.name`` ("ferrostator" or "pystator") and ``impl.LOGGER`` (logger name)."""
+    return _ferrostator_ns() if request.param == "ferrostator" else _pystator_ns()
+
+
+@pytest.fixture
+def fs() -> types.SimpleNamespace:
+    """ferrostator alone, for behaviour pystator does not have."""
+    return _ferrostator_ns()
+
+
+@pytest.fixture
+def ps() -> types.SimpleNamespace:
+    """pystator 0.0.25 alone (skips when it is not installed)."""
+    if _pystator_actions is None:
+        pytest.skip("pystator 0.0.25 is not installed")
+    return _pystator_ns()
