@@ -86,6 +86,7 @@ pub fn export(module: &Bound<'_, PyModule>) -> PyResult<()> {
         "FSMError",
         "ActionNotFoundError",
         "is_transient_error",
+        "_restore_error",
     ] {
         if let Some(value) = namespace.get_item(name)? {
             module.add(name, value)?;

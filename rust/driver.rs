@@ -60,6 +60,17 @@ fn read_key(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
     }
 }
 
+/// `read_key` for the moment before the params are set: a context that cannot be
+/// read is treated as not holding the key (setting it will then report the problem,
+/// as pystator's assignment does).
+fn read_prior(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
+    match read_key(ctx) {
+        Ok(prior) => Ok(prior),
+        Err(err) if is_exception(ctx.py(), &err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 fn restore_key(ctx: &Bound<'_, PyAny>, prior: &Prior) -> PyResult<()> {
     match prior {
         Some(value) => match set_params(ctx, value) {
@@ -220,12 +231,12 @@ impl Action {
             };
         }
         let prior = match &self.job.params {
-            Some(_) => read_key(ctx)?,
+            Some(_) => read_prior(ctx)?,
             None => None,
         };
         if let Some(params) = &self.job.params {
             if let Some(err) = set_params(ctx, params) {
-                return finish_params(py, ctx, &self.job, Ok(Outcome::Raised(err))).map(Some);
+                return Ok(Some(Outcome::Raised(err)));
             }
         }
         if let Some(timeout) = &self.job.timeout {
@@ -453,7 +464,7 @@ impl Attempt {
                 }
                 let prior = match &self.params {
                     Some(params) => {
-                        let prior = read_key(&ctx)?;
+                        let prior = read_prior(&ctx)?;
                         if let Some(err) = set_params(&ctx, params) {
                             self.state = AttemptState::Done;
                             return Ok(Step::Return(tagged(py, 2, err.into_value(py).into_bound(py).into_any())?));

@@ -94,12 +94,14 @@ impl Executor {
     /// One synchronous attempt: set params, call, pop params.
     fn attempt_sync(&self, py: Python<'_>, job: &Job, first: Option<Arc<Entry>>, ctx: &Bound<'_, PyAny>) -> PyResult<Outcome> {
         let name = job.name.bind(py).as_any();
-        let outcome = (|| {
-            if let Some(params) = &job.params {
-                if let Some(err) = set_params(ctx, params) {
-                    return Ok(Outcome::Raised(err));
-                }
+        // Setting the key is outside the `try/finally` that pops it: a context that
+        // refuses the key is not asked to pop it.
+        if let Some(params) = &job.params {
+            if let Some(err) = set_params(ctx, params) {
+                return Ok(Outcome::Raised(err));
             }
+        }
+        let outcome = (|| {
             let entry = match self.entry_for_attempt(py, job, first) {
                 Ok(entry) => entry,
                 Err(err) => return Ok(Outcome::Raised(err)),

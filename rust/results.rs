@@ -70,7 +70,7 @@ fn reduce_with_dict<'py>(slf: &Bound<'py, PyAny>, args: Bound<'py, PyTuple>) -> 
 ///
 /// Attributes: success, action_name, result (the action's return value), error (the
 /// exception when it failed), status (ActionStatus).
-#[pyclass(name = "ActionResult", module = "ferrostator._core", subclass, dict, weakref)]
+#[pyclass(name = "ActionResult", module = "ferrostator._core", subclass, weakref)]
 pub struct ActionResult {
     #[pyo3(get, set)]
     pub success: Py<PyAny>,
@@ -302,7 +302,7 @@ impl Stamp {
 }
 
 /// Result of executing all actions of a transition.
-#[pyclass(name = "ExecutionResult", module = "ferrostator._core", subclass, dict, weakref)]
+#[pyclass(name = "ExecutionResult", module = "ferrostator._core", subclass, weakref)]
 pub struct ExecutionResult {
     #[pyo3(get, set)]
     pub transition_result: Py<PyAny>,

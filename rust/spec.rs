@@ -43,22 +43,15 @@ fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
     pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()
 }
 
-/// Validates a real number field: int or float, not NaN; optionally finite and >= 0.
-fn check_number(what: &str, value: &Bound<'_, PyAny>, non_negative: bool) -> PyResult<()> {
+/// Validates a real number field: an int or a float that is not NaN. Negative and
+/// infinite values are accepted as pystator accepts them (a negative backoff fails
+/// only when a retry sleeps, with Python's own message).
+fn check_number(what: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
     if value.is_instance_of::<pyo3::types::PyBool>() || !(value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>()) {
         return Err(type_error(what, "an int or float", value));
     }
-    if value.is_instance_of::<PyFloat>() {
-        let number: f64 = value.extract()?;
-        if number.is_nan() {
-            return Err(PyValueError::new_err(format!("{what} must not be NaN")));
-        }
-        if non_negative && !number.is_finite() {
-            return Err(PyValueError::new_err(format!("{what} must be finite, got {number}")));
-        }
-    }
-    if non_negative && value.lt(0)? {
-        return Err(PyValueError::new_err(format!("{what} must be >= 0, got {}", display(value))));
+    if value.is_instance_of::<PyFloat>() && value.extract::<f64>()?.is_nan() {
+        return Err(PyValueError::new_err(format!("{what} must not be NaN")));
     }
     Ok(())
 }
@@ -73,6 +66,14 @@ fn check_retry(what: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
         return Ok(0);
     }
     Ok(value.extract::<u64>().unwrap_or(u64::MAX))
+}
+
+fn default_retry() -> Py<PyAny> {
+    Python::attach(|py| 0i32.into_pyobject(py).map(|v| v.into_any().unbind()).unwrap_or_else(|never| match never {}))
+}
+
+fn default_backoff() -> Py<PyAny> {
+    Python::attach(|py| PyFloat::new(py, 1.0).into_any().unbind())
 }
 
 /// Action specification: a named function, a parameterized action, or a declarative
@@ -111,16 +112,18 @@ impl ActionSpec {
 #[pymethods]
 impl ActionSpec {
     #[new]
-    #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = None, retry_backoff = None))]
+    #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = default_retry(), retry_backoff = default_backoff()))]
     fn py_new(
         py: Python<'_>,
         name: Option<Bound<'_, PyAny>>,
         params: Option<Bound<'_, PyAny>>,
         effect: Option<Bound<'_, PyAny>>,
         timeout: Option<Bound<'_, PyAny>>,
-        retry: Option<Bound<'_, PyAny>>,
-        retry_backoff: Option<Bound<'_, PyAny>>,
+        retry: Py<PyAny>,
+        retry_backoff: Py<PyAny>,
     ) -> PyResult<Self> {
+        let retry = retry.into_bound(py);
+        let retry_backoff = retry_backoff.into_bound(py);
         let name = match name {
             None => PyString::new(py, ""),
             Some(n) => n.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?,
@@ -136,18 +139,10 @@ impl ActionSpec {
             }
         }
         if let Some(t) = &timeout {
-            check_number("ActionSpec.timeout", t, false)?;
+            check_number("ActionSpec.timeout", t)?;
         }
-        let retry = match retry {
-            None => 0i32.into_pyobject(py)?.into_any(),
-            Some(r) => r,
-        };
         let retries = check_retry("ActionSpec.retry", &retry)?;
-        let retry_backoff = match retry_backoff {
-            None => PyFloat::new(py, 1.0).into_any(),
-            Some(b) => b,
-        };
-        check_number("ActionSpec.retry_backoff", &retry_backoff, true)?;
+        check_number("ActionSpec.retry_backoff", &retry_backoff)?;
         let has_effect = match &effect {
             Some(e) => e.is_truthy()?,
             None => false,
@@ -662,7 +657,7 @@ impl Job {
             if t.is_none() {
                 None
             } else {
-                check_number("ActionSpec.timeout", &t, false)?;
+                check_number("ActionSpec.timeout", &t)?;
                 Some(t.unbind())
             }
         } else {
@@ -670,7 +665,7 @@ impl Job {
         };
         let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
         let backoff = attr(intern!(py, "retry_backoff"))?;
-        check_number("ActionSpec.retry_backoff", &backoff, true)?;
+        check_number("ActionSpec.retry_backoff", &backoff)?;
         Ok(Self { name: name.unbind(), params, timeout, retries, backoff: backoff.unbind() })
     }
 }

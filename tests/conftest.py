@@ -91,6 +91,8 @@ def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
 @pytest.fixture
 def fs() -> types.SimpleNamespace:
     """ferrostator alone, for behaviour pystator does not have."""
+    if REFERENCE_ONLY:
+        pytest.skip("FERROSTATOR_REFERENCE_ONLY=1: ferrostator is not under test")
     return _ferrostator_ns()
 
 
