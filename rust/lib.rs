@@ -13,6 +13,9 @@ mod results;
 mod spec;
 mod util;
 
+#[cfg(test)]
+mod tests;
+
 pub use executor::Executor;
 pub use registry::Registry;
 pub use results::{ActionResult, ExecutionResult};
