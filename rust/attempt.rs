@@ -5,14 +5,14 @@ use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::results::{result_error, ActionResult};
+use crate::results::{result_error, ActionResult, Res};
 use crate::spec::Job;
 use crate::util::{display, is_exception, is_transient, log, log_exception, params_key};
 
 /// How one attempt ended.
 pub enum Outcome {
     /// The action ran: its ok or failed result.
-    Result(Py<ActionResult>),
+    Result(Res),
     /// Something around the call raised (the context refused the params key, the
     /// action vanished between attempts, ...): pystator's `except Exception` branch.
     Raised(PyErr),
@@ -22,23 +22,22 @@ pub enum Outcome {
 
 /// What to do after an attempt.
 pub enum Next {
-    Done(Py<ActionResult>),
+    Done(Res),
     Retry,
 }
 
 /// Applies the retry rules after attempt number `attempt` (0-based) of `job`:
 /// successes and the last attempt end the action; permanent errors end it early
 /// (logged at INFO); transient errors and timeouts are retried.
-pub fn after_attempt(py: Python<'_>, job: &Job, attempt: u64, outcome: Outcome, log_execution: bool) -> PyResult<Next> {
+pub fn after_attempt(py: Python<'_>, job: &Job<'_>, attempt: u64, outcome: Outcome, log_execution: bool) -> PyResult<Next> {
     let last = attempt >= job.retries;
-    let name = job.name.bind(py);
+    let name = &job.name;
     match outcome {
         Outcome::Result(result) => {
-            let bound = result.bind(py);
-            if bound.borrow().success.bind(py).is_truthy()? || last {
+            if result.ok || last {
                 return Ok(Next::Done(result));
             }
-            if let Some(error) = result_error(bound) {
+            if let Some(error) = result_error(result.obj.bind(py)) {
                 if !is_transient(&error) {
                     if log_execution {
                         log(
@@ -80,7 +79,7 @@ pub fn after_attempt(py: Python<'_>, job: &Job, attempt: u64, outcome: Outcome, 
             }
         }
         Outcome::TimedOut => {
-            let timeout = job.timeout.as_ref().map(|t| display(t.bind(py))).unwrap_or_else(|| "None".to_owned());
+            let timeout = job.timeout.as_ref().map(display).unwrap_or_else(|| "None".to_owned());
             let error = PyTimeoutError::new_err(format!("Action '{name}' timed out after {timeout}s"));
             let result = ActionResult::new_fail(py, name.clone().into_any().unbind(), error.into_value(py).into_any())?;
             if last {
@@ -94,13 +93,13 @@ pub fn after_attempt(py: Python<'_>, job: &Job, attempt: u64, outcome: Outcome, 
 
 /// The delay before attempt `attempt` (>= 1): `retry_backoff * 2**(attempt - 1)`,
 /// computed with Python numbers so an int backoff gives int delays, as in pystator.
-pub fn backoff_delay<'py>(py: Python<'py>, job: &Job, attempt: u64) -> PyResult<Bound<'py, PyAny>> {
+pub fn backoff_delay<'py>(py: Python<'py>, job: &Job<'py>, attempt: u64) -> PyResult<Bound<'py, PyAny>> {
     let factor = 2u64.into_pyobject(py)?.pow(attempt.saturating_sub(1), py.None())?;
-    job.backoff.bind(py).mul(factor)
+    job.backoff.mul(factor)
 }
 
 /// Sets the params key for an attempt. Returns the error, if the context refuses.
-pub fn set_params(ctx: &Bound<'_, PyAny>, params: &Py<PyAny>) -> Option<PyErr> {
+pub fn set_params(ctx: &Bound<'_, PyAny>, params: &Bound<'_, PyAny>) -> Option<PyErr> {
     let py = ctx.py();
     let key = params_key(py);
     let result = match ctx.cast_exact::<PyDict>() {
@@ -127,8 +126,8 @@ pub fn pop_params(ctx: &Bound<'_, PyAny>) -> PyResult<()> {
 
 /// The "finally: pop" of an attempt: a failing pop replaces the attempt's outcome
 /// (as an exception raised in `finally` replaces the one in flight).
-pub fn finish_params(py: Python<'_>, ctx: &Bound<'_, PyAny>, job: &Job, outcome: PyResult<Outcome>) -> PyResult<Outcome> {
-    if job.params.is_none() {
+pub fn finish_params(py: Python<'_>, ctx: &Bound<'_, PyAny>, has_params: bool, outcome: PyResult<Outcome>) -> PyResult<Outcome> {
+    if !has_params {
         return outcome;
     }
     match pop_params(ctx) {

@@ -24,8 +24,8 @@ use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, se
 use crate::defs::defs;
 use crate::executor::{Executor, Prepared};
 use crate::registry::{Entry, Registry};
-use crate::results::{complete, ActionResult, ExecutionResult};
-use crate::spec::Job;
+use crate::results::{complete, ActionResult, ExecutionResult, Res};
+use crate::spec::{Job, OwnedJob};
 use crate::util::{await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent};
 
 /// How the awaiting side resumes us.
@@ -73,7 +73,7 @@ fn read_prior(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
 
 fn restore_key(ctx: &Bound<'_, PyAny>, prior: &Prior) -> PyResult<()> {
     match prior {
-        Some(value) => match set_params(ctx, value) {
+        Some(value) => match set_params(ctx, value.bind(ctx.py())) {
             Some(err) => Err(err),
             None => Ok(()),
         },
@@ -99,7 +99,7 @@ impl Scoped {
                     Ok(prior) => self.prior = prior,
                     Err(err) => err.write_unraisable(py, Some(ctx)),
                 }
-                if let Some(err) = set_params(ctx, params) {
+                if let Some(err) = set_params(ctx, params.bind(py)) {
                     err.write_unraisable(py, Some(ctx));
                 }
             }
@@ -146,7 +146,7 @@ enum Stage {
 }
 
 struct Action {
-    job: Job,
+    job: OwnedJob,
     attempt: u64,
     entry: Option<Arc<Entry>>,
     stage: Stage,
@@ -154,7 +154,7 @@ struct Action {
 
 enum ActionStep {
     Yield(Py<PyAny>),
-    Done(Py<ActionResult>),
+    Done(Res),
 }
 
 fn not_awaitable(value: &Bound<'_, PyAny>) -> PyErr {
@@ -195,7 +195,7 @@ fn is_timeout(py: Python<'_>, err: &PyErr) -> PyResult<bool> {
 }
 
 impl Action {
-    fn new(job: Job, entry: Option<Arc<Entry>>) -> Self {
+    fn new(job: OwnedJob, entry: Option<Arc<Entry>>) -> Self {
         Self { job, attempt: 0, entry, stage: Stage::Start }
     }
 
@@ -235,7 +235,7 @@ impl Action {
             None => None,
         };
         if let Some(params) = &self.job.params {
-            if let Some(err) = set_params(ctx, params) {
+            if let Some(err) = set_params(ctx, params.bind(py)) {
                 return Ok(Some(Outcome::Raised(err)));
             }
         }
@@ -256,12 +256,12 @@ impl Action {
             return Ok(None);
         }
         let entry = match exec {
-            Some(exec) => exec.entry_for_attempt(py, &self.job, self.entry.take()),
+            Some(exec) => exec.entry_for_attempt(py, &self.job.bind(py), self.entry.take()),
             None => Err(PyRuntimeError::new_err("no executor")),
         };
         let entry = match entry {
             Ok(entry) => entry,
-            Err(err) => return finish_params(py, ctx, &self.job, Ok(Outcome::Raised(err))).map(Some),
+            Err(err) => return finish_params(py, ctx, self.job.params.is_some(), Ok(Outcome::Raised(err))).map(Some),
         };
         let called = match call_action(&entry, ctx) {
             Ok(called) => called,
@@ -286,7 +286,7 @@ impl Action {
                 return Ok(None);
             }
         };
-        finish_params(py, ctx, &self.job, Ok(outcome)).map(Some)
+        finish_params(py, ctx, self.job.params.is_some(), Ok(outcome)).map(Some)
     }
 
     /// Advances the action until it yields or has a final result.
@@ -313,7 +313,7 @@ impl Action {
                     };
                     self.stage = Stage::Start;
                     match kind {
-                        Kind::Executor => finish_params(py, ctx, &self.job, outcome)?,
+                        Kind::Executor => finish_params(py, ctx, self.job.params.is_some(), outcome)?,
                         Kind::Registry { .. } => outcome?,
                     }
                 }
@@ -332,7 +332,7 @@ impl Action {
                         Sent::Raised(err) => Err(err),
                     };
                     self.stage = Stage::Start;
-                    finish_params(py, ctx, &self.job, outcome)?
+                    finish_params(py, ctx, self.job.params.is_some(), outcome)?
                 }
                 Stage::Sleeping(inner) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
@@ -359,7 +359,7 @@ impl Action {
                     return match outcome {
                         Outcome::Result(result) => {
                             if raise_on_error {
-                                if let Some(error) = crate::results::result_error(result.bind(py)) {
+                                if let Some(error) = crate::results::result_error(result.obj.bind(py)) {
                                     return Err(PyErr::from_value(error));
                                 }
                             }
@@ -371,11 +371,11 @@ impl Action {
                 }
                 Kind::Executor => {
                     let log = exec.is_some_and(Executor::log_execution);
-                    match after_attempt(py, &self.job, self.attempt, outcome, log)? {
+                    match after_attempt(py, &self.job.bind(py), self.attempt, outcome, log)? {
                         Next::Done(result) => return Ok(ActionStep::Done(result)),
                         Next::Retry => {
                             self.attempt += 1;
-                            let delay = backoff_delay(py, &self.job, self.attempt)?;
+                            let delay = backoff_delay(py, &self.job.bind(py), self.attempt)?;
                             let sleep = defs(py)?.asyncio_module.bind(py).getattr(intern!(py, "sleep"))?;
                             let sleeping = sleep.call1((delay,))?;
                             if !is_awaitable(&sleeping)? {
@@ -465,7 +465,7 @@ impl Attempt {
                 let prior = match &self.params {
                     Some(params) => {
                         let prior = read_prior(&ctx)?;
-                        if let Some(err) = set_params(&ctx, params) {
+                        if let Some(err) = set_params(&ctx, params.bind(py)) {
                             self.state = AttemptState::Done;
                             return Ok(Step::Return(tagged(py, 2, err.into_value(py).into_bound(py).into_any())?));
                         }
@@ -614,9 +614,9 @@ pub enum Item {
     /// A bare name (no params, retries or timeout).
     Name(Py<PyAny>),
     /// Resolved, and already looked up in the registry.
-    Prepared(Job, Arc<Entry>),
+    Prepared(OwnedJob, Arc<Entry>),
     /// Resolved; prepare when its turn comes.
-    Job(Job),
+    Job(OwnedJob),
 }
 
 /// What the driver returns when every action has run.
@@ -687,30 +687,30 @@ impl Driver {
     }
 
     /// Turns the next item into an action, or a result when nothing is to be awaited.
-    fn start_item(&mut self, py: Python<'_>, item: Item) -> PyResult<Result<Action, Py<ActionResult>>> {
+    fn start_item(&mut self, py: Python<'_>, item: Item) -> PyResult<Result<Action, Res>> {
         let ctx = self.context.bind(py);
         let job = match item {
             Item::Prepared(job, entry) => return Ok(Ok(Action::new(job, Some(entry)))),
-            Item::Job(job) => job,
+            Item::Job(job) => job.bind(py),
             Item::Spec(spec) => Job::from_spec(spec.bind(py), true)?,
             Item::Name(name) => Job::from_name(name.bind(py))?,
         };
         if let Kind::Registry { .. } = self.kind {
-            return Ok(Ok(Action::new(job, None)));
+            return Ok(Ok(Action::new(job.unbind(), None)));
         }
         let exec = self.executor.as_ref().map(|e| e.get());
         match exec {
             Some(exec) => match exec.prepare(py, &job, ctx)? {
                 Prepared::Done(result) => Ok(Err(result)),
-                Prepared::Run(entry) => Ok(Ok(Action::new(job, Some(entry)))),
+                Prepared::Run(entry) => Ok(Ok(Action::new(job.unbind(), Some(entry)))),
             },
             None => Err(PyRuntimeError::new_err("no executor")),
         }
     }
 
-    fn record(&mut self, py: Python<'_>, result: Py<ActionResult>) -> PyResult<()> {
-        let failed = !result.borrow(py).success.bind(py).is_truthy()?;
-        self.results.bind(py).append(result)?;
+    fn record(&mut self, py: Python<'_>, result: Res) -> PyResult<()> {
+        let failed = !result.ok;
+        self.results.bind(py).append(result.obj)?;
         let stop = match self.stop_rule {
             StopRule::Never => false,
             StopRule::Always => true,

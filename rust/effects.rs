@@ -8,7 +8,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping};
 
-use crate::results::ActionResult;
+use crate::results::{ActionResult, Res};
 use crate::util::{datetime_from_us, is_exception, now_us};
 
 fn field<'py>(params: &Bound<'py, PyAny>, key: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -79,7 +79,7 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) ->
 
 /// Runs `_effect.<type>` as an action: an ok result, a failed one carrying the
 /// effect's Exception, or `Err` for a BaseException that must propagate.
-pub fn run(py: Python<'_>, name: &Bound<'_, PyAny>, effect: &str, params: Option<&Bound<'_, PyAny>>, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+pub fn run(py: Python<'_>, name: &Bound<'_, PyAny>, effect: &str, params: Option<&Bound<'_, PyAny>>, ctx: &Bound<'_, PyAny>) -> PyResult<Res> {
     let empty;
     let params = match params {
         Some(p) => p,

@@ -15,7 +15,8 @@ use crate::attempt::{after_attempt, backoff_delay, finish_params, set_params, Ne
 use crate::defs::defs;
 use crate::effects;
 use crate::registry::{Called, Entry, Registry};
-use crate::results::{complete, result_succeeded, ActionResult, ExecutionResult};
+use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
+use crate::util::now_us;
 use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
 use crate::util::{action_not_found, log, type_error};
 
@@ -32,16 +33,25 @@ pub struct Executor {
 /// A job after the registry was consulted.
 pub enum Prepared {
     /// Finished without calling anything: an effect or a skipped (missing) action.
-    Done(Py<ActionResult>),
+    Done(Res),
     /// Registered: run it.
     Run(Arc<Entry>),
 }
 
 impl Executor {
     pub fn registry<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Registry>> {
-        match self.registry.load_full() {
+        match self.registry.load().as_ref() {
             Some(reg) => Ok(reg.bind(py).clone()),
-            None => Err(PyRuntimeError::new_err("this executor has no registry (it was cleared)")),
+            None => Err(cleared()),
+        }
+    }
+
+    /// Looks a name up in the current registry (read on every action: the registry
+    /// may be swapped or edited by an action).
+    fn lookup(&self, name: &str) -> PyResult<Option<Arc<Entry>>> {
+        match self.registry.load().as_ref() {
+            Some(reg) => Ok(reg.get().lookup(name)),
+            None => Err(cleared()),
         }
     }
 
@@ -55,14 +65,14 @@ impl Executor {
 
     /// Effects run here; a missing action is skipped (logged) or, in strict mode,
     /// raises ActionNotFoundError.
-    pub fn prepare(&self, py: Python<'_>, job: &Job, ctx: &Bound<'_, PyAny>) -> PyResult<Prepared> {
-        let name = job.name.bind(py);
+    pub fn prepare(&self, py: Python<'_>, job: &Job<'_>, ctx: &Bound<'_, PyAny>) -> PyResult<Prepared> {
+        let name = &job.name;
         let name_str = name.to_str()?;
         if let Some(effect) = name_str.strip_prefix(EFFECT_PREFIX) {
-            let params = job.params.as_ref().map(|p| p.bind(py));
+            let params = job.params.as_ref();
             return Ok(Prepared::Done(effects::run(py, name.as_any(), effect, params, ctx)?));
         }
-        if let Some(entry) = self.registry(py)?.get().lookup(name_str) {
+        if let Some(entry) = self.lookup(name_str)? {
             return Ok(Prepared::Run(entry));
         }
         if self.strict.load(Ordering::Relaxed) {
@@ -84,16 +94,16 @@ impl Executor {
 
     /// The entry for a retry attempt: looked up again, as the action may have been
     /// unregistered or replaced meanwhile.
-    pub fn entry_for_attempt(&self, py: Python<'_>, job: &Job, first: Option<Arc<Entry>>) -> PyResult<Arc<Entry>> {
+    pub fn entry_for_attempt(&self, py: Python<'_>, job: &Job<'_>, first: Option<Arc<Entry>>) -> PyResult<Arc<Entry>> {
         if let Some(entry) = first {
             return Ok(entry);
         }
-        self.registry(py)?.get().get_entry(job.name.bind(py).as_any())
+        self.registry(py)?.get().get_entry(job.name.as_any())
     }
 
     /// One synchronous attempt: set params, call, pop params.
-    fn attempt_sync(&self, py: Python<'_>, job: &Job, first: Option<Arc<Entry>>, ctx: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let name = job.name.bind(py).as_any();
+    fn attempt_sync(&self, py: Python<'_>, job: &Job<'_>, first: Option<Arc<Entry>>, ctx: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        let name = job.name.as_any();
         // Setting the key is outside the `try/finally` that pops it: a context that
         // refuses the key is not asked to pop it.
         if let Some(params) = &job.params {
@@ -113,12 +123,12 @@ impl Executor {
                 }
             })
         })();
-        finish_params(py, ctx, job, outcome)
+        finish_params(py, ctx, job.params.is_some(), outcome)
     }
 
     /// Runs one job synchronously with retries (`time.sleep` between attempts, looked
     /// up at each sleep so tests can patch it).
-    pub fn run_sync(&self, py: Python<'_>, job: &Job, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+    pub fn run_sync(&self, py: Python<'_>, job: &Job<'_>, ctx: &Bound<'_, PyAny>) -> PyResult<Res> {
         let mut first = match self.prepare(py, job, ctx)? {
             Prepared::Done(result) => return Ok(result),
             Prepared::Run(entry) => Some(entry),
@@ -137,30 +147,30 @@ impl Executor {
         }
     }
 
-    /// Runs specs in order into `out`, honouring stop_on_error.
-    fn run_specs_into(&self, py: Python<'_>, specs: Vec<Bound<'_, PyAny>>, ctx: &Bound<'_, PyAny>, out: &Bound<'_, PyList>) -> PyResult<()> {
+    /// Runs specs in order, honouring stop_on_error.
+    fn run_specs<'py>(&self, py: Python<'py>, specs: Vec<Bound<'py, PyAny>>, ctx: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let mut out = Vec::with_capacity(specs.len());
         for spec in specs {
             let job = Job::from_spec(&spec, false)?;
             let result = self.run_sync(py, &job, ctx)?;
-            let failed = !result.borrow(py).success.bind(py).is_truthy()?;
-            out.append(result)?;
-            if failed && self.stop_on_error() {
+            out.push(result.obj);
+            if !result.ok && self.stop_on_error() {
                 break;
             }
         }
-        Ok(())
+        PyList::new(py, out)
     }
 
     pub fn execute_transition(&self, py: Python<'_>, tr: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ExecutionResult>> {
-        let results = PyList::empty(py);
-        let er = ExecutionResult::start(py, tr.clone().unbind(), defs(py)?.mode_sequential.clone_ref(py), Some(results.clone().unbind()))?;
+        let started = now_us();
         let view = TransitionView::new(tr);
-        if view.success()? {
-            self.run_specs_into(py, view.all_specs()?, ctx, &results)?;
-        }
-        complete(py, &er);
-        Ok(er)
+        let results = if view.success()? { self.run_specs(py, view.all_specs()?, ctx)? } else { PyList::empty(py) };
+        ExecutionResult::finished(py, tr.clone().unbind(), defs(py)?.mode_sequential.clone_ref(py), results, started)
     }
+}
+
+fn cleared() -> PyErr {
+    PyRuntimeError::new_err("this executor has no registry (it was cleared)")
 }
 
 fn check_registry(registry: &Bound<'_, PyAny>) -> PyResult<Py<Registry>> {
@@ -282,7 +292,7 @@ impl Executor {
         let out = PyList::empty(py);
         for name in action_names.try_iter()? {
             let job = Job::from_name(&name?)?;
-            out.append(self.run_sync(py, &job, context)?)?;
+            out.append(self.run_sync(py, &job, context)?.obj)?;
         }
         Ok(out.unbind())
     }
@@ -293,7 +303,7 @@ impl Executor {
         let missing = PyList::empty(py);
         for spec in TransitionView::new(transition_result).all_specs()? {
             let job = Job::from_spec(&spec, false)?;
-            let name = job.name.bind(py);
+            let name = &job.name;
             let name_str = name.to_str()?;
             if !name_str.starts_with(EFFECT_PREFIX) && registry.get().lookup(name_str).is_none() {
                 missing.append(name)?;
@@ -304,14 +314,12 @@ impl Executor {
 
     /// Execute a single ActionSpec synchronously (params and retries apply).
     fn execute_action_spec(&self, py: Python<'_>, action: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
-        self.run_sync(py, &Job::from_spec(action, false)?, context)
+        Ok(self.run_sync(py, &Job::from_spec(action, false)?, context)?.obj)
     }
 
     /// Execute several ActionSpecs sequentially, honouring stop_on_error.
     fn execute_action_specs(&self, py: Python<'_>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
-        let out = PyList::empty(py);
-        self.run_specs_into(py, spec_list("actions", actions)?, context, &out)?;
-        Ok(out.unbind())
+        Ok(self.run_specs(py, spec_list("actions", actions)?, context)?.unbind())
     }
 
     /// True if any of the results failed (used by the phased fan-out).

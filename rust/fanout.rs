@@ -269,7 +269,7 @@ impl<'py> Spawner<'py> {
     }
 }
 
-fn fan_out(py: Python<'_>, executor: &Bound<'_, Executor>, jobs: Vec<Job>, ctx: &Bound<'_, PyAny>, finish: BatchFinish) -> PyResult<Batch> {
+fn fan_out<'py>(py: Python<'py>, executor: &Bound<'py, Executor>, jobs: Vec<Job<'py>>, ctx: &Bound<'py, PyAny>, finish: BatchFinish) -> PyResult<Batch> {
     if jobs.is_empty() {
         return Ok(Batch::finished(py, finish));
     }
@@ -292,7 +292,7 @@ fn fan_out(py: Python<'_>, executor: &Bound<'_, Executor>, jobs: Vec<Job>, ctx: 
 fn fill_slots<'py>(
     py: Python<'py>,
     executor: &Bound<'py, Executor>,
-    jobs: Vec<Job>,
+    jobs: Vec<Job<'py>>,
     ctx: &Bound<'py, PyAny>,
     spawner: &mut Spawner<'py>,
     slots: &Bound<'py, PyList>,
@@ -305,19 +305,19 @@ fn fill_slots<'py>(
     let mut waiting = false;
     for job in jobs {
         if waiting {
-            let task = spawner.fresh(Run::new(single(vec![Item::Job(job)])?, None))?;
+            let task = spawner.fresh(Run::new(single(vec![Item::Job(job.unbind())])?, None))?;
             task_slots.push(slots.len());
             slots.append(task)?;
             continue;
         }
         let inline_entry = match exec.prepare(py, &job, ctx) {
             Ok(Prepared::Done(result)) => {
-                slots.append(result)?;
+                slots.append(result.obj)?;
                 continue;
             }
             Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry,
             Ok(Prepared::Run(entry)) => {
-                let task = spawner.fresh(Run::new(single(vec![Item::Prepared(job, entry)])?, None))?;
+                let task = spawner.fresh(Run::new(single(vec![Item::Prepared(job.unbind(), entry)])?, None))?;
                 waiting = !spawner.eager;
                 task_slots.push(slots.len());
                 slots.append(task)?;
@@ -325,7 +325,7 @@ fn fill_slots<'py>(
             }
             Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
                 // Strict mode: the action's Task raises, while the others still run.
-                let task = spawner.fresh(Run::new(single(vec![Item::Job(job)])?, None))?;
+                let task = spawner.fresh(Run::new(single(vec![Item::Job(job.unbind())])?, None))?;
                 waiting = !spawner.eager;
                 task_slots.push(slots.len());
                 slots.append(task)?;
@@ -334,7 +334,7 @@ fn fill_slots<'py>(
             Err(err) => return Err(err),
         };
         let context = CopiedContext::new(py)?;
-        let mut driver = single(vec![Item::Prepared(job, inline_entry)])?;
+        let mut driver = single(vec![Item::Prepared(job.unbind(), inline_entry)])?;
         match context.run(|| driver.advance(py, None))? {
             Step::Return(result) => slots.append(result)?,
             Step::Yield(pending) => {

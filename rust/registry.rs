@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
 use crate::defs::defs;
-use crate::results::ActionResult;
+use crate::results::{ActionResult, Res};
 use crate::util::{action_not_found, call_one, close_iter, is_awaitable, is_exception, type_error, type_name};
 
 /// A registered action.
@@ -102,7 +102,7 @@ impl Registry {
 
     /// `execute` without raise_on_error: the result of one call, or a propagating
     /// BaseException.
-    pub fn execute_entry(py: Python<'_>, entry: &Entry, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+    pub fn execute_entry(py: Python<'_>, entry: &Entry, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Res> {
         match Self::call_sync(py, entry, context)? {
             Called::Ok(value) => ActionResult::new_ok(py, name.clone().unbind(), value),
             Called::Failed(err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
@@ -227,9 +227,9 @@ impl Registry {
     fn execute(&self, py: Python<'_>, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, raise_on_error: bool) -> PyResult<Py<ActionResult>> {
         let entry = self.get_entry(name)?;
         match Self::call_sync(py, &entry, context)? {
-            Called::Ok(value) => ActionResult::new_ok(py, name.clone().unbind(), value),
+            Called::Ok(value) => Ok(ActionResult::new_ok(py, name.clone().unbind(), value)?.obj),
             Called::Failed(err) if raise_on_error => Err(err),
-            Called::Failed(err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
+            Called::Failed(err) => Ok(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?.obj),
         }
     }
 
@@ -247,9 +247,8 @@ impl Registry {
                 }
                 Err(err) => return Err(err),
             };
-            let failed = !result.borrow(py).success.bind(py).is_truthy()?;
-            out.append(result)?;
-            if failed && stop_on_error {
+            out.append(result.obj)?;
+            if !result.ok && stop_on_error {
                 break;
             }
         }

@@ -84,10 +84,16 @@ pub struct ActionResult {
     pub status: Py<PyAny>,
 }
 
+/// A result the core created, with its success known without borrowing the object.
+pub struct Res {
+    pub obj: Py<ActionResult>,
+    pub ok: bool,
+}
+
 impl ActionResult {
-    pub fn new_ok(py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Py<Self>> {
+    pub fn new_ok(py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Res> {
         let status = defs(py)?.status_ok.clone_ref(py);
-        Py::new(
+        let obj = Py::new(
             py,
             Self {
                 success: true.into_pyobject(py)?.to_owned().into_any().unbind(),
@@ -96,12 +102,13 @@ impl ActionResult {
                 error: py.None(),
                 status,
             },
-        )
+        )?;
+        Ok(Res { obj, ok: true })
     }
 
-    pub fn new_fail(py: Python<'_>, name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Py<Self>> {
+    pub fn new_fail(py: Python<'_>, name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Res> {
         let status = defs(py)?.status_failed.clone_ref(py);
-        Py::new(
+        let obj = Py::new(
             py,
             Self {
                 success: false.into_pyobject(py)?.to_owned().into_any().unbind(),
@@ -110,12 +117,13 @@ impl ActionResult {
                 error,
                 status,
             },
-        )
+        )?;
+        Ok(Res { obj, ok: false })
     }
 
-    pub fn new_skipped(py: Python<'_>, name: Py<PyAny>, reason: Py<PyAny>) -> PyResult<Py<Self>> {
+    pub fn new_skipped(py: Python<'_>, name: Py<PyAny>, reason: Py<PyAny>) -> PyResult<Res> {
         let status = defs(py)?.status_skipped.clone_ref(py);
-        Py::new(
+        let obj = Py::new(
             py,
             Self {
                 success: true.into_pyobject(py)?.to_owned().into_any().unbind(),
@@ -124,7 +132,8 @@ impl ActionResult {
                 error: py.None(),
                 status,
             },
-        )
+        )?;
+        Ok(Res { obj, ok: true })
     }
 
     fn field_refs(&self) -> [&Py<PyAny>; 5] {
@@ -177,7 +186,7 @@ impl ActionResult {
         let py = cls.py();
         let result = result.unwrap_or_else(|| py.None());
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_ok(py, action_name, result)?.into_any());
+            return Ok(Self::new_ok(py, action_name, result)?.obj.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", true)?;
@@ -192,7 +201,7 @@ impl ActionResult {
     fn fail(cls: &Bound<'_, PyType>, action_name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Py<PyAny>> {
         let py = cls.py();
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_fail(py, action_name, error)?.into_any());
+            return Ok(Self::new_fail(py, action_name, error)?.obj.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", false)?;
@@ -212,7 +221,7 @@ impl ActionResult {
             _ => PyString::new(py, "not_registered").into_any().unbind(),
         };
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_skipped(py, action_name, reason)?.into_any());
+            return Ok(Self::new_skipped(py, action_name, reason)?.obj.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", true)?;
@@ -325,6 +334,20 @@ impl ExecutionResult {
                 execution_mode: mode,
                 started_at: Stamp::Micros(now_us()),
                 completed_at: None,
+            },
+        )
+    }
+
+    /// A result for work that started at `started_us` and is complete now.
+    pub fn finished(py: Python<'_>, transition_result: Py<PyAny>, mode: Py<PyAny>, results: Bound<'_, PyList>, started_us: i64) -> PyResult<Py<Self>> {
+        Py::new(
+            py,
+            Self {
+                transition_result,
+                action_results: results.into_any().unbind(),
+                execution_mode: mode,
+                started_at: Stamp::Micros(started_us),
+                completed_at: Some(Stamp::Micros(now_us())),
             },
         )
     }

@@ -600,33 +600,61 @@ fn metadata_or_empty<'py>(py: Python<'py>, metadata: Option<Bound<'py, PyAny>>) 
 // Resolution
 // ---------------------------------------------------------------------------
 
-/// One action to run, resolved from a spec (or a bare name).
-pub struct Job {
-    pub name: Py<PyString>,
+/// One action to run, resolved from a spec (or a bare name). Holds `Bound`
+/// references: the sync hot path resolves, runs and drops a Job per action.
+pub struct Job<'py> {
+    pub name: Bound<'py, PyString>,
     /// The spec's params, only when it has any (`spec.has_params`).
-    pub params: Option<Py<PyAny>>,
+    pub params: Option<Bound<'py, PyAny>>,
     /// `spec.timeout` when not None (async paths only).
-    pub timeout: Option<Py<PyAny>>,
+    pub timeout: Option<Bound<'py, PyAny>>,
     /// Number of retries after the first attempt (`max(retry, 0)`).
+    pub retries: u64,
+    pub backoff: Bound<'py, PyAny>,
+}
+
+/// A [`Job`] stored across suspensions of the async driver.
+pub struct OwnedJob {
+    pub name: Py<PyString>,
+    pub params: Option<Py<PyAny>>,
+    pub timeout: Option<Py<PyAny>>,
     pub retries: u64,
     pub backoff: Py<PyAny>,
 }
 
-impl Job {
+impl OwnedJob {
+    pub fn bind<'py>(&self, py: Python<'py>) -> Job<'py> {
+        Job {
+            name: self.name.bind(py).clone(),
+            params: self.params.as_ref().map(|p| p.bind(py).clone()),
+            timeout: self.timeout.as_ref().map(|t| t.bind(py).clone()),
+            retries: self.retries,
+            backoff: self.backoff.bind(py).clone(),
+        }
+    }
+}
+
+impl<'py> Job<'py> {
+    pub fn unbind(self) -> OwnedJob {
+        OwnedJob {
+            name: self.name.unbind(),
+            params: self.params.map(Bound::unbind),
+            timeout: self.timeout.map(Bound::unbind),
+            retries: self.retries,
+            backoff: self.backoff.unbind(),
+        }
+    }
+
     /// A bare name: no params, no retries, no timeout.
-    pub fn from_name(name: &Bound<'_, PyAny>) -> PyResult<Self> {
+    pub fn from_name(name: &Bound<'py, PyAny>) -> PyResult<Self> {
         let py = name.py();
-        let name = name
-            .cast::<PyString>()
-            .map_err(|_| type_error("action name", "a str", name))?
-            .clone()
-            .unbind();
-        Ok(Self { name, params: None, timeout: None, retries: 0, backoff: PyFloat::new(py, 1.0).into_any().unbind() })
+        let name = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?.clone();
+        Ok(Self { name, params: None, timeout: None, retries: 0, backoff: PyFloat::new(py, 1.0).into_any() })
     }
 
     /// Reads a spec: ours directly, any other object through its attributes
     /// (`name`, `has_params`, `params`, `timeout`, `retry`, `retry_backoff`).
-    pub fn from_spec<'py>(spec: &Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Self> {
+    pub fn from_spec(spec: &Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Self> {
         let py = spec.py();
         if let Ok(ours) = spec.cast::<ActionSpec>() {
             let s = ours.get();
@@ -637,28 +665,24 @@ impl Job {
             };
             let timeout = s.timeout.bind(py);
             return Ok(Self {
-                name: s.name.clone_ref(py),
-                params: has_params.then(|| s.params.clone_ref(py)),
-                timeout: (with_timeout && !timeout.is_none()).then(|| s.timeout.clone_ref(py)),
+                name: s.name.bind(py).clone(),
+                params: has_params.then(|| params.clone()),
+                timeout: (with_timeout && !timeout.is_none()).then(|| timeout.clone()),
                 retries: s.retries,
-                backoff: s.retry_backoff.clone_ref(py),
+                backoff: s.retry_backoff.bind(py).clone(),
             });
         }
         let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
         let name = attr(intern!(py, "name"))?;
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
-        let params = if attr(intern!(py, "has_params"))?.is_truthy()? {
-            Some(attr(intern!(py, "params"))?.unbind())
-        } else {
-            None
-        };
+        let params = if attr(intern!(py, "has_params"))?.is_truthy()? { Some(attr(intern!(py, "params"))?) } else { None };
         let timeout = if with_timeout {
             let t = attr(intern!(py, "timeout"))?;
             if t.is_none() {
                 None
             } else {
                 check_number("ActionSpec.timeout", &t)?;
-                Some(t.unbind())
+                Some(t)
             }
         } else {
             None
@@ -666,7 +690,7 @@ impl Job {
         let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
         let backoff = attr(intern!(py, "retry_backoff"))?;
         check_number("ActionSpec.retry_backoff", &backoff)?;
-        Ok(Self { name: name.unbind(), params, timeout, retries, backoff: backoff.unbind() })
+        Ok(Self { name, params, timeout, retries, backoff })
     }
 }
 

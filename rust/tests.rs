@@ -116,7 +116,7 @@ fn specs_resolve_directly_and_through_attributes() {
         kwargs.set_item("retry", -3).unwrap();
         let ours = py.get_type::<ActionSpec>().call(("a",), Some(&kwargs)).unwrap();
         let job = Job::from_spec(&ours, true).unwrap();
-        assert_eq!(job.name.bind(py).to_str().unwrap(), "a");
+        assert_eq!(job.name.to_str().unwrap(), "a");
         assert!(job.params.is_some());
         assert_eq!(job.retries, 0, "negative retry means no retries");
         assert!(job.timeout.is_none());
@@ -129,7 +129,7 @@ fn specs_resolve_directly_and_through_attributes() {
         .unwrap()
         .unwrap();
         let job = Job::from_spec(&foreign, true).unwrap();
-        assert_eq!(job.name.bind(py).to_str().unwrap(), "b");
+        assert_eq!(job.name.to_str().unwrap(), "b");
         assert!(job.params.is_none());
         assert_eq!(job.retries, 2);
         assert!(job.timeout.is_some());
