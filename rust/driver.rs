@@ -792,28 +792,47 @@ pub struct Run {
     driver: Option<Driver>,
     /// A value the driver yielded before anyone awaited us; handed out first.
     pending: Option<Py<PyAny>>,
+    /// Run as a Task of a parallel batch: the result is kept here for the batch, and
+    /// `__next__` ends without raising StopIteration (the cheap way to finish).
+    detached: bool,
+    result: Option<Py<PyAny>>,
 }
 
 impl Run {
     pub fn new(driver: Driver, pending: Option<Py<PyAny>>) -> Self {
-        Self { driver: Some(driver), pending }
+        Self { driver: Some(driver), pending, detached: false, result: None }
     }
 
-    fn resume<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Py<PyAny>> {
+    /// A Run for a Task whose result the batch collects with [`Run::take_result`].
+    pub fn detached(driver: Driver, pending: Option<Py<PyAny>>) -> Self {
+        Self { driver: Some(driver), pending, detached: true, result: None }
+    }
+
+    pub fn take_result(&mut self) -> Option<Py<PyAny>> {
+        self.result.take()
+    }
+
+    /// One resumption: `Some(value)` yielded, `None` finished (detached runs only).
+    fn resume<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Option<Py<PyAny>>> {
         let driver = match self.driver.as_mut() {
             Some(driver) => driver,
             None => return Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
         };
         if let Some(pending) = self.pending.take() {
             if let Input::Send(_) = input {
-                return Ok(pending);
+                return Ok(Some(pending));
             }
         }
         match driver.advance(py, Some(input)) {
-            Ok(Step::Yield(value)) => Ok(value),
+            Ok(Step::Yield(value)) => Ok(Some(value)),
             Ok(Step::Return(value)) => {
                 self.driver = None;
-                Err(PyStopIteration::new_err((value,)))
+                if self.detached {
+                    self.result = Some(value);
+                    Ok(None)
+                } else {
+                    Err(PyStopIteration::new_err((value,)))
+                }
             }
             Err(err) => {
                 self.driver = None;
@@ -833,19 +852,21 @@ impl Run {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.resume(py, Input::Send(py.None().into_bound(py)))
     }
 
     fn send(&mut self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.resume(py, Input::Send(value))
+        let step = self.resume(py, Input::Send(value))?;
+        step.ok_or_else(|| PyStopIteration::new_err(()))
     }
 
     #[pyo3(signature = (typ, val = None, tb = None))]
     fn throw(&mut self, py: Python<'_>, typ: Bound<'_, PyAny>, val: Option<Bound<'_, PyAny>>, tb: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         let _ = tb;
         let input = throw_input(py, typ, val)?;
-        self.resume(py, input)
+        let step = self.resume(py, input)?;
+        step.ok_or_else(|| PyStopIteration::new_err(()))
     }
 
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -861,12 +882,14 @@ impl Run {
             driver.traverse(&visit)?;
         }
         visit.call(&self.pending)?;
+        visit.call(&self.result)?;
         Ok(())
     }
 
     fn __clear__(&mut self) {
         self.driver = None;
         self.pending = None;
+        self.result = None;
     }
 }
 

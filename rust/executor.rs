@@ -279,9 +279,12 @@ impl Executor {
         let out = PyList::empty(py);
         for item in items.try_iter()? {
             let item = item?;
-            let (tr, ctx): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item
-                .extract()
-                .map_err(|_| type_error("execute_many item", "a (transition_result, context) pair", &item))?;
+            let pair = || type_error("execute_many item", "a (transition_result, context) pair", &item);
+            let mut parts = item.try_iter().map_err(|_| pair())?;
+            let (Some(tr), Some(ctx), None) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(pair());
+            };
+            let (tr, ctx) = (tr?, ctx?);
             out.append(self.execute_transition(py, &tr, &ctx)?)?;
         }
         Ok(out.unbind())

@@ -139,7 +139,8 @@ enum BatchFinish {
 #[pyclass(name = "_Batch", module = "ferrostator._core", frozen)]
 pub struct Batch {
     slots: Py<PyList>,
-    task_slots: Vec<usize>,
+    /// Where each Task's result goes, and the Run that keeps it.
+    task_slots: Vec<(usize, Py<Run>)>,
     tasks: Option<Py<PyList>>,
     finish: BatchFinish,
 }
@@ -158,13 +159,16 @@ impl Batch {
         self.tasks.as_ref().map(|t| t.clone_ref(py))
     }
 
-    /// Puts the gathered results in place and returns the batch's value.
+    /// Puts the Tasks' results in place (once they are all done) and returns the
+    /// batch's value.
     #[pyo3(signature = (gathered = None))]
     fn finish(&self, py: Python<'_>, gathered: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let _ = gathered;
         let slots = self.slots.bind(py);
-        if let Some(gathered) = gathered {
-            for (value, &slot) in gathered.try_iter()?.zip(&self.task_slots) {
-                slots.set_item(slot, value?)?;
+        for (slot, run) in &self.task_slots {
+            match run.borrow_mut(py).take_result() {
+                Some(result) => slots.set_item(*slot, result)?,
+                None => return Err(pyo3::exceptions::PyRuntimeError::new_err("a batch task finished without a result")),
             }
         }
         match &self.finish {
@@ -180,6 +184,9 @@ impl Batch {
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.slots)?;
         visit.call(&self.tasks)?;
+        for (_, run) in &self.task_slots {
+            visit.call(run)?;
+        }
         if let BatchFinish::Execution(er) = &self.finish {
             visit.call(er)?;
         }
@@ -228,9 +235,8 @@ impl<'py> Spawner<'py> {
     }
 
     /// A Task for a driver that has not started (its first step runs in the Task).
-    fn fresh(&mut self, run: Run) -> PyResult<Bound<'py, PyAny>> {
+    fn fresh(&mut self, run: Py<Run>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
-        let run = Py::new(py, run)?;
         let task = if self.eager {
             let kwargs = PyDict::new(py);
             kwargs.set_item(intern!(py, "loop"), &self.event_loop)?;
@@ -244,9 +250,8 @@ impl<'py> Spawner<'py> {
     }
 
     /// A Task continuing a driver that already started inline in `context`.
-    fn continuing(&mut self, run: Run, context: &CopiedContext<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn continuing(&mut self, run: Py<Run>, context: &CopiedContext<'py>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
-        let run = Py::new(py, run)?;
         let task = if py.version_info() >= (3, 11) {
             let kwargs = PyDict::new(py);
             kwargs.set_item(intern!(py, "context"), &context.0)?;
@@ -284,7 +289,7 @@ fn fan_out<'py>(py: Python<'py>, executor: &Bound<'py, Executor>, jobs: Vec<Job<
     let tasks = if task_slots.is_empty() {
         None
     } else {
-        Some(PyList::new(py, task_slots.iter().map(|&i| slots.get_item(i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
+        Some(PyList::new(py, task_slots.iter().map(|(i, _)| slots.get_item(*i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
     };
     Ok(Batch { slots: slots.unbind(), task_slots, tasks, finish })
 }
@@ -296,7 +301,7 @@ fn fill_slots<'py>(
     ctx: &Bound<'py, PyAny>,
     spawner: &mut Spawner<'py>,
     slots: &Bound<'py, PyList>,
-    task_slots: &mut Vec<usize>,
+    task_slots: &mut Vec<(usize, Py<Run>)>,
 ) -> PyResult<()> {
     let exec = executor.get();
     let single = |items: Vec<Item>| executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single, None);
@@ -304,10 +309,14 @@ fn fill_slots<'py>(
     // is waiting, every later action must wait behind it to keep pystator's order.
     let mut waiting = false;
     for job in jobs {
+        let mut push_task = |run: Run, spawn: &mut dyn FnMut(Py<Run>) -> PyResult<Bound<'py, PyAny>>| -> PyResult<()> {
+            let run = Py::new(py, run)?;
+            let task = spawn(run.clone_ref(py))?;
+            task_slots.push((slots.len(), run));
+            slots.append(task)
+        };
         if waiting {
-            let task = spawner.fresh(Run::new(single(vec![Item::Job(job.unbind())])?, None))?;
-            task_slots.push(slots.len());
-            slots.append(task)?;
+            push_task(Run::detached(single(vec![Item::Job(job.unbind())])?, None), &mut |r| spawner.fresh(r))?;
             continue;
         }
         let inline_entry = match exec.prepare(py, &job, ctx) {
@@ -317,18 +326,14 @@ fn fill_slots<'py>(
             }
             Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry,
             Ok(Prepared::Run(entry)) => {
-                let task = spawner.fresh(Run::new(single(vec![Item::Prepared(job.unbind(), entry)])?, None))?;
+                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry)])?, None), &mut |r| spawner.fresh(r))?;
                 waiting = !spawner.eager;
-                task_slots.push(slots.len());
-                slots.append(task)?;
                 continue;
             }
             Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
                 // Strict mode: the action's Task raises, while the others still run.
-                let task = spawner.fresh(Run::new(single(vec![Item::Job(job.unbind())])?, None))?;
+                push_task(Run::detached(single(vec![Item::Job(job.unbind())])?, None), &mut |r| spawner.fresh(r))?;
                 waiting = !spawner.eager;
-                task_slots.push(slots.len());
-                slots.append(task)?;
                 continue;
             }
             Err(err) => return Err(err),
@@ -338,9 +343,7 @@ fn fill_slots<'py>(
         match context.run(|| driver.advance(py, None))? {
             Step::Return(result) => slots.append(result)?,
             Step::Yield(pending) => {
-                let task = spawner.continuing(Run::new(driver, Some(pending)), &context)?;
-                task_slots.push(slots.len());
-                slots.append(task)?;
+                push_task(Run::detached(driver, Some(pending)), &mut |r| spawner.continuing(r, &context))?;
             }
         }
     }

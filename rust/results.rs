@@ -3,7 +3,6 @@
 //! dataclass-style repr, pickle, copy).
 
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
@@ -269,10 +268,6 @@ impl ActionResult {
         Ok((equal == matches!(op, CompareOp::Eq)).into_pyobject(py)?.to_owned().into_any().unbind())
     }
 
-    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
-        Err(PyTypeError::new_err(format!("unhashable type: '{}'", slf.get_type().name()?)))
-    }
-
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let this = slf.borrow();
@@ -509,10 +504,6 @@ impl ExecutionResult {
         let b = other.cast::<ExecutionResult>()?.borrow().fields(py)?;
         let equal = fields_equal(py, &a.each_ref(), &b.each_ref())?;
         Ok((equal == matches!(op, CompareOp::Eq)).into_pyobject(py)?.to_owned().into_any().unbind())
-    }
-
-    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
-        Err(PyTypeError::new_err(format!("unhashable type: '{}'", slf.get_type().name()?)))
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {

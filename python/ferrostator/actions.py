@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from asyncio import gather as _gather
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ferrostator._core import (
     ACTION_PARAMS_KEY,
@@ -35,6 +35,14 @@ from ferrostator._core import (
     _spec_start,
     is_transient_error,
 )
+
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from ferrostator._core import _ActionSpecLike, _Batch, _TransitionResultLike
+
+    _T = TypeVar("_T")
+    _F = TypeVar("_F", bound=Callable[[dict[str, Any]], Any])
 
 __all__ = [
     "ACTION_PARAMS_KEY",
@@ -74,7 +82,7 @@ class AsyncActionFunc(Protocol):
 AnyActionFunc = ActionFunc | AsyncActionFunc | Callable[[dict[str, Any]], Any | Awaitable[Any]]
 
 
-async def _settle(batch: Any) -> Any:
+async def _settle(batch: _Batch[_T]) -> _T:
     """Waits for a fanned-out batch's Tasks (as asyncio.gather) and returns its value."""
     tasks = batch.tasks
     if tasks is None:
@@ -97,7 +105,8 @@ class ActionRegistry(RegistryCore):
         """Execute a single named action asynchronously (sync actions are called,
         async ones awaited). Raises ActionNotFoundError if the name is unknown."""
         run = _registry_start(self, name, context, raise_on_error)
-        return run if type(run) is ActionResult else await run
+        # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
+        return run if type(run) is ActionResult else await run  # type: ignore[misc]
 
     async def async_execute_all(
         self,
@@ -108,13 +117,14 @@ class ActionRegistry(RegistryCore):
         """Execute several actions asynchronously, in order; a missing name gives a
         failed result. With ``stop_on_error=True``, halt after the first failure."""
         run = _registry_all_start(self, actions, context, stop_on_error)
-        return run if type(run) is list else await run
+        # Not a list: a _Run (mypy cannot narrow ``type(x) is not C``).
+        return run if type(run) is list else await run  # type: ignore[misc]
 
     def decorator(
         self,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> Callable[[AnyActionFunc], AnyActionFunc]:
+    ) -> Callable[[_F], _F]:
         """Decorator registering a function under ``name`` (default: its ``__name__``);
         returns the function unchanged.
 
@@ -124,7 +134,7 @@ class ActionRegistry(RegistryCore):
             ...     send_email(ctx["user_email"], "Order updated")
         """
 
-        def inner(func: AnyActionFunc) -> AnyActionFunc:
+        def inner(func: _F) -> _F:
             self.register(name or func.__name__, func, metadata)
             return func
 
@@ -141,21 +151,26 @@ class ActionExecutor(ExecutorCore):
         >>> execution = executor.execute(transition_result, context)
     """
 
+    # Typing only (no class attribute is created): the registry property holds the
+    # ActionRegistry the executor was given, as pystator's attribute does.
+    registry: ActionRegistry
+
     async def async_execute(
-        self, transition_result: TransitionResult, context: dict[str, Any]
+        self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
     ) -> ExecutionResult:
         """Execute all actions asynchronously in sequential order."""
         run = _sequential_start(self, transition_result, context)
-        return run if type(run) is ExecutionResult else await run
+        # Not an ExecutionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
+        return run if type(run) is ExecutionResult else await run  # type: ignore[misc]
 
     async def async_execute_parallel(
-        self, transition_result: TransitionResult, context: dict[str, Any]
+        self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
     ) -> ExecutionResult:
         """Execute all actions concurrently, as ``asyncio.gather`` would."""
         return await _settle(_parallel_start(self, transition_result, context))
 
     async def async_execute_phased(
-        self, transition_result: TransitionResult, context: dict[str, Any]
+        self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
     ) -> ExecutionResult:
         """Execute actions in phases: exit -> transition -> enter (each parallel).
         With ``stop_on_error``, stop after a phase with a failure."""
@@ -175,7 +190,7 @@ class ActionExecutor(ExecutorCore):
 
     async def async_execute_with_mode(
         self,
-        transition_result: TransitionResult,
+        transition_result: TransitionResult | _TransitionResultLike,
         context: dict[str, Any],
         mode: ExecutionMode = ExecutionMode.SEQUENTIAL,
     ) -> ExecutionResult:
@@ -195,25 +210,31 @@ class ActionExecutor(ExecutorCore):
         return await _settle(_fan_out(self, action_names, context, True))
 
     async def async_execute_action_spec(
-        self, action: ActionSpec, context: dict[str, Any]
+        self, action: ActionSpec | _ActionSpecLike, context: dict[str, Any]
     ) -> ActionResult:
         """Execute a single ActionSpec asynchronously (params, retries and timeout apply)."""
         run = _spec_start(self, action, context)
-        return run if type(run) is ActionResult else await run
+        # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
+        return run if type(run) is ActionResult else await run  # type: ignore[misc]
 
     async def async_execute_action_specs_parallel(
-        self, actions: tuple[ActionSpec, ...] | list[ActionSpec], context: dict[str, Any]
+        self,
+        actions: tuple[ActionSpec | _ActionSpecLike, ...] | list[ActionSpec | _ActionSpecLike],
+        context: dict[str, Any],
     ) -> list[ActionResult]:
         """Execute several ActionSpecs in parallel."""
         if not actions:
             return []
         return await _settle(_fan_out(self, actions, context))
 
-    async def async_execute_many(self, items: Any) -> list[ExecutionResult]:
+    async def async_execute_many(
+        self, items: Iterable[tuple[TransitionResult | _TransitionResultLike, dict[str, Any]]]
+    ) -> list[ExecutionResult]:
         """Execute many ``(transition_result, context)`` pairs in order, each as
         :meth:`async_execute` would."""
         out: list[ExecutionResult] = []
         for transition_result, context in items:
             run = _sequential_start(self, transition_result, context)
-            out.append(run if type(run) is ExecutionResult else await run)
+            # Not an ExecutionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
+            out.append(run if type(run) is ExecutionResult else await run)  # type: ignore[misc]
         return out
