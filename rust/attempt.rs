@@ -115,10 +115,17 @@ pub fn pop_params(ctx: &Bound<'_, PyAny>) -> PyResult<()> {
     let key = params_key(py);
     match ctx.cast_exact::<PyDict>() {
         Ok(d) => {
-            if d.contains(key)? {
-                d.del_item(key)?;
+            // One lookup: delete, and forgive the rare KeyError (the action removed it).
+            // SAFETY: live dict and key.
+            if unsafe { pyo3::ffi::PyDict_DelItem(d.as_ptr(), key.as_ptr()) } == 0 {
+                return Ok(());
             }
-            Ok(())
+            let err = PyErr::fetch(py);
+            if err.is_instance_of::<pyo3::exceptions::PyKeyError>(py) {
+                Ok(())
+            } else {
+                Err(err)
+            }
         }
         Err(_) => ctx.call_method1(pyo3::intern!(py, "pop"), (key, py.None())).map(drop),
     }

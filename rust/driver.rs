@@ -808,6 +808,10 @@ impl Run {
         Self { driver: Some(driver), pending, detached: true, result: None }
     }
 
+    pub fn has_result(&self) -> bool {
+        self.result.is_some()
+    }
+
     pub fn take_result(&mut self) -> Option<Py<PyAny>> {
         self.result.take()
     }

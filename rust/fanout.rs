@@ -286,12 +286,18 @@ fn fan_out<'py>(py: Python<'py>, executor: &Bound<'py, Executor>, jobs: Vec<Job<
         spawner.cancel_all();
         return Err(err);
     }
-    let tasks = if task_slots.is_empty() {
+    let tasks = if task_slots.is_empty() || (spawner.eager && all_finished_cleanly(py, &task_slots)?) {
+        // Eagerly started Tasks that already finished: nothing to wait for.
         None
     } else {
         Some(PyList::new(py, task_slots.iter().map(|(i, _)| slots.get_item(*i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
     };
     Ok(Batch { slots: slots.unbind(), task_slots, tasks, finish })
+}
+
+/// Whether every Task already finished with a result (no exception, not cancelled).
+fn all_finished_cleanly(py: Python<'_>, task_slots: &[(usize, Py<Run>)]) -> PyResult<bool> {
+    Ok(task_slots.iter().all(|(_, run)| run.borrow(py).has_result()))
 }
 
 fn fill_slots<'py>(
