@@ -29,7 +29,13 @@ pub enum Next {
 /// Applies the retry rules after attempt number `attempt` (0-based) of `job`:
 /// successes and the last attempt end the action; permanent errors end it early
 /// (logged at INFO); transient errors and timeouts are retried.
-pub fn after_attempt(py: Python<'_>, job: &Job<'_>, attempt: u64, outcome: Outcome, log_execution: bool) -> PyResult<Next> {
+pub fn after_attempt(
+    py: Python<'_>,
+    job: &Job<'_>,
+    attempt: u64,
+    outcome: Outcome,
+    log_execution: bool,
+) -> PyResult<Next> {
     let last = attempt >= job.retries;
     let name = &job.name;
     match outcome {
@@ -46,7 +52,8 @@ pub fn after_attempt(py: Python<'_>, job: &Job<'_>, attempt: u64, outcome: Outco
                             PyTuple::new(
                                 py,
                                 [
-                                    PyString::new(py, "Action '%s' failed with permanent error, skipping retries").into_any(),
+                                    PyString::new(py, "Action '%s' failed with permanent error, skipping retries")
+                                        .into_any(),
                                     name.clone().into_any(),
                                 ],
                             )?,
@@ -65,7 +72,11 @@ pub fn after_attempt(py: Python<'_>, job: &Job<'_>, attempt: u64, outcome: Outco
                     py,
                     PyTuple::new(
                         py,
-                        [PyString::new(py, "Action '%s' raised exception: %s").into_any(), name.clone().into_any(), bound.clone()],
+                        [
+                            PyString::new(py, "Action '%s' raised exception: %s").into_any(),
+                            name.clone().into_any(),
+                            bound.clone(),
+                        ],
                     )?,
                     bound,
                 )?;
@@ -133,7 +144,12 @@ pub fn pop_params(ctx: &Bound<'_, PyAny>) -> PyResult<()> {
 
 /// The "finally: pop" of an attempt: a failing pop replaces the attempt's outcome
 /// (as an exception raised in `finally` replaces the one in flight).
-pub fn finish_params(py: Python<'_>, ctx: &Bound<'_, PyAny>, has_params: bool, outcome: PyResult<Outcome>) -> PyResult<Outcome> {
+pub fn finish_params(
+    py: Python<'_>,
+    ctx: &Bound<'_, PyAny>,
+    has_params: bool,
+    outcome: PyResult<Outcome>,
+) -> PyResult<Outcome> {
     if !has_params {
         return outcome;
     }

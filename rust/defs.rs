@@ -5,12 +5,11 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyType};
 
-const PRELUDE: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
-    concat!(include_str!("prelude.py"), "\0").as_bytes(),
-) {
-    Ok(code) => code,
-    Err(_) => panic!("prelude.py must not contain NUL bytes"),
-};
+const PRELUDE: &std::ffi::CStr =
+    match std::ffi::CStr::from_bytes_with_nul(concat!(include_str!("prelude.py"), "\0").as_bytes()) {
+        Ok(code) => code,
+        Err(_) => panic!("prelude.py must not contain NUL bytes"),
+    };
 
 /// Everything looked up once. `time.sleep` and `asyncio.sleep` are deliberately
 /// absent: they are read from their modules at each use so that

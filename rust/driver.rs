@@ -26,7 +26,9 @@ use crate::executor::{Executor, Prepared};
 use crate::registry::{Entry, Registry};
 use crate::results::{complete, ActionResult, ExecutionResult, Res};
 use crate::spec::{Job, OwnedJob};
-use crate::util::{await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent};
+use crate::util::{
+    await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent,
+};
 
 /// How the awaiting side resumes us.
 pub enum Input<'py> {
@@ -131,7 +133,10 @@ pub enum Kind {
     Executor,
     /// `raise_on_error`: raise the action's exception; `missing_fails`: a missing
     /// name becomes a failed result (execute_all) instead of raising.
-    Registry { raise_on_error: bool, missing_fails: bool },
+    Registry {
+        raise_on_error: bool,
+        missing_fails: bool,
+    },
 }
 
 enum Stage {
@@ -212,7 +217,14 @@ impl Action {
     }
 
     /// Begins an attempt. `Ok(None)` means a stage was entered and must be driven.
-    fn begin(&mut self, py: Python<'_>, kind: Kind, exec: Option<&Executor>, registry: &Registry, ctx: &Bound<'_, PyAny>) -> PyResult<Option<Outcome>> {
+    fn begin(
+        &mut self,
+        py: Python<'_>,
+        kind: Kind,
+        exec: Option<&Executor>,
+        registry: &Registry,
+        ctx: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<Outcome>> {
         if let Kind::Registry { missing_fails, .. } = kind {
             let entry = match registry.get_entry(&self.name(py)) {
                 Ok(entry) => entry,
@@ -225,7 +237,8 @@ impl Action {
                 Called::Value(v) => self.ok(py, v).map(Some),
                 Called::Failed(err) => self.fail(py, err).map(Some),
                 Called::Awaitable(iter) => {
-                    self.stage = Stage::Awaiting(Scoped { iter: iter.unbind(), params: None, params_set: false, prior: None });
+                    self.stage =
+                        Stage::Awaiting(Scoped { iter: iter.unbind(), params: None, params_set: false, prior: None });
                     Ok(None)
                 }
             };
@@ -290,7 +303,15 @@ impl Action {
     }
 
     /// Advances the action until it yields or has a final result.
-    fn step(&mut self, py: Python<'_>, kind: Kind, exec: Option<&Executor>, registry: &Registry, ctx: &Bound<'_, PyAny>, mut input: Option<Input<'_>>) -> PyResult<ActionStep> {
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        kind: Kind,
+        exec: Option<&Executor>,
+        registry: &Registry,
+        ctx: &Bound<'_, PyAny>,
+        mut input: Option<Input<'_>>,
+    ) -> PyResult<ActionStep> {
         loop {
             let outcome = match &mut self.stage {
                 Stage::Start => {
@@ -519,7 +540,9 @@ impl Attempt {
         }
         match sent {
             Sent::Returned(v) => Ok(Step::Return(tagged(py, 0, v)?)),
-            Sent::Raised(err) if is_exception(py, &err) => Ok(Step::Return(tagged(py, 1, err.into_value(py).into_bound(py).into_any())?)),
+            Sent::Raised(err) if is_exception(py, &err) => {
+                Ok(Step::Return(tagged(py, 1, err.into_value(py).into_bound(py).into_any())?))
+            }
             Sent::Raised(err) => Err(err),
             Sent::Yielded(_) => Err(PyRuntimeError::new_err("unreachable")),
         }
@@ -572,7 +595,13 @@ impl Attempt {
     }
 
     #[pyo3(signature = (typ, val = None, tb = None))]
-    fn throw(&mut self, py: Python<'_>, typ: Bound<'_, PyAny>, val: Option<Bound<'_, PyAny>>, tb: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn throw(
+        &mut self,
+        py: Python<'_>,
+        typ: Bound<'_, PyAny>,
+        val: Option<Bound<'_, PyAny>>,
+        tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = tb;
         let input = throw_input(py, typ, val)?;
         let step = self.resume(py, input);
@@ -866,7 +895,13 @@ impl Run {
     }
 
     #[pyo3(signature = (typ, val = None, tb = None))]
-    fn throw(&mut self, py: Python<'_>, typ: Bound<'_, PyAny>, val: Option<Bound<'_, PyAny>>, tb: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn throw(
+        &mut self,
+        py: Python<'_>,
+        typ: Bound<'_, PyAny>,
+        val: Option<Bound<'_, PyAny>>,
+        tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = tb;
         let input = throw_input(py, typ, val)?;
         let step = self.resume(py, input)?;

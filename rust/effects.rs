@@ -15,7 +15,11 @@ fn field<'py>(params: &Bound<'py, PyAny>, key: &str) -> PyResult<Bound<'py, PyAn
     params.get_item(key)
 }
 
-fn get_or<'py>(ctx: &Bound<'py, PyAny>, key: &Bound<'py, PyAny>, default: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn get_or<'py>(
+    ctx: &Bound<'py, PyAny>,
+    key: &Bound<'py, PyAny>,
+    default: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     match ctx.cast_exact::<PyDict>() {
         Ok(d) => Ok(d.get_item(key)?.unwrap_or(default)),
         Err(_) => ctx.call_method1(intern!(ctx.py(), "get"), (key, default)),
@@ -79,7 +83,13 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) ->
 
 /// Runs `_effect.<type>` as an action: an ok result, a failed one carrying the
 /// effect's Exception, or `Err` for a BaseException that must propagate.
-pub fn run(py: Python<'_>, name: &Bound<'_, PyAny>, effect: &str, params: Option<&Bound<'_, PyAny>>, ctx: &Bound<'_, PyAny>) -> PyResult<Res> {
+pub fn run(
+    py: Python<'_>,
+    name: &Bound<'_, PyAny>,
+    effect: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    ctx: &Bound<'_, PyAny>,
+) -> PyResult<Res> {
     let empty;
     let params = match params {
         Some(p) => p,
@@ -90,7 +100,9 @@ pub fn run(py: Python<'_>, name: &Bound<'_, PyAny>, effect: &str, params: Option
     };
     match apply(effect, params, ctx) {
         Ok(()) => ActionResult::new_ok(py, name.clone().unbind(), py.None()),
-        Err(err) if is_exception(py, &err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
+        Err(err) if is_exception(py, &err) => {
+            ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())
+        }
         Err(err) => Err(err),
     }
 }

@@ -16,8 +16,8 @@ use crate::defs::defs;
 use crate::effects;
 use crate::registry::{Called, Entry, Registry};
 use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
-use crate::util::now_us;
 use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
+use crate::util::now_us;
 use crate::util::{action_not_found, log, type_error};
 
 /// Executes actions from transition results.
@@ -82,7 +82,10 @@ impl Executor {
             log(
                 py,
                 "warning",
-                PyTuple::new(py, [PyString::new(py, "Action '%s' not registered, skipping").into_any(), name.clone().into_any()])?,
+                PyTuple::new(
+                    py,
+                    [PyString::new(py, "Action '%s' not registered, skipping").into_any(), name.clone().into_any()],
+                )?,
             )?;
         }
         Ok(Prepared::Done(ActionResult::new_skipped(
@@ -102,7 +105,13 @@ impl Executor {
     }
 
     /// One synchronous attempt: set params, call, pop params.
-    fn attempt_sync(&self, py: Python<'_>, job: &Job<'_>, first: Option<Arc<Entry>>, ctx: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+    fn attempt_sync(
+        &self,
+        py: Python<'_>,
+        job: &Job<'_>,
+        first: Option<Arc<Entry>>,
+        ctx: &Bound<'_, PyAny>,
+    ) -> PyResult<Outcome> {
         let name = job.name.as_any();
         // Setting the key is outside the `try/finally` that pops it: a context that
         // refuses the key is not asked to pop it.
@@ -148,7 +157,12 @@ impl Executor {
     }
 
     /// Runs specs in order, honouring stop_on_error.
-    fn run_specs<'py>(&self, py: Python<'py>, specs: Vec<Bound<'py, PyAny>>, ctx: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn run_specs<'py>(
+        &self,
+        py: Python<'py>,
+        specs: Vec<Bound<'py, PyAny>>,
+        ctx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let mut out = Vec::with_capacity(specs.len());
         for spec in specs {
             let job = Job::from_spec(&spec, false)?;
@@ -161,7 +175,12 @@ impl Executor {
         PyList::new(py, out)
     }
 
-    pub fn execute_transition(&self, py: Python<'_>, tr: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) -> PyResult<Py<ExecutionResult>> {
+    pub fn execute_transition(
+        &self,
+        py: Python<'_>,
+        tr: &Bound<'_, PyAny>,
+        ctx: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<ExecutionResult>> {
         let started = now_us();
         let view = TransitionView::new(tr);
         let results = if view.success()? { self.run_specs(py, view.all_specs()?, ctx)? } else { PyList::empty(py) };
@@ -270,7 +289,12 @@ impl Executor {
 
     /// Execute all actions of a transition result sequentially. A failed transition
     /// executes nothing.
-    fn execute(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ExecutionResult>> {
+    fn execute(
+        &self,
+        py: Python<'_>,
+        transition_result: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<ExecutionResult>> {
         self.execute_transition(py, transition_result, context)
     }
 
@@ -291,7 +315,12 @@ impl Executor {
     }
 
     /// Execute specific actions by name sequentially (no params, no retries).
-    fn execute_specific(&self, py: Python<'_>, action_names: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+    fn execute_specific(
+        &self,
+        py: Python<'_>,
+        action_names: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyList>> {
         let out = PyList::empty(py);
         for name in action_names.try_iter()? {
             let job = Job::from_name(&name?)?;
@@ -316,12 +345,22 @@ impl Executor {
     }
 
     /// Execute a single ActionSpec synchronously (params and retries apply).
-    fn execute_action_spec(&self, py: Python<'_>, action: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<ActionResult>> {
+    fn execute_action_spec(
+        &self,
+        py: Python<'_>,
+        action: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<ActionResult>> {
         Ok(self.run_sync(py, &Job::from_spec(action, false)?, context)?.obj)
     }
 
     /// Execute several ActionSpecs sequentially, honouring stop_on_error.
-    fn execute_action_specs(&self, py: Python<'_>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+    fn execute_action_specs(
+        &self,
+        py: Python<'_>,
+        actions: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyList>> {
         Ok(self.run_specs(py, spec_list("actions", actions)?, context)?.unbind())
     }
 

@@ -21,7 +21,15 @@ use crate::registry::Registry;
 use crate::results::{complete, ExecutionResult};
 use crate::spec::{spec_list, Job, TransitionView};
 
-fn executor_driver(py: Python<'_>, exec: &Bound<'_, Executor>, ctx: &Bound<'_, PyAny>, items: Vec<Item>, stop_rule: StopRule, finish: Finish, results: Option<Py<PyList>>) -> PyResult<Driver> {
+fn executor_driver(
+    py: Python<'_>,
+    exec: &Bound<'_, Executor>,
+    ctx: &Bound<'_, PyAny>,
+    items: Vec<Item>,
+    stop_rule: StopRule,
+    finish: Finish,
+    results: Option<Py<PyList>>,
+) -> PyResult<Driver> {
     Ok(Driver::new(
         py,
         Some(exec.clone().unbind()),
@@ -37,7 +45,12 @@ fn executor_driver(py: Python<'_>, exec: &Bound<'_, Executor>, ctx: &Bound<'_, P
 
 /// `ActionExecutor.async_execute`: the finished ExecutionResult, or a Run to await.
 #[pyfunction]
-pub fn _sequential_start(py: Python<'_>, executor: &Bound<'_, Executor>, transition_result: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+pub fn _sequential_start(
+    py: Python<'_>,
+    executor: &Bound<'_, Executor>,
+    transition_result: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
     let results = PyList::empty(py);
     let mode = defs(py)?.mode_sequential.clone_ref(py);
     let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, Some(results.clone().unbind()))?;
@@ -47,13 +60,26 @@ pub fn _sequential_start(py: Python<'_>, executor: &Bound<'_, Executor>, transit
         return Ok(er.into_any());
     }
     let items = view.all_specs()?.into_iter().map(|s| Item::Spec(s.unbind())).collect();
-    let driver = executor_driver(py, executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er), Some(results.unbind()))?;
+    let driver = executor_driver(
+        py,
+        executor,
+        context,
+        items,
+        StopRule::ExecutorFlag,
+        Finish::Execution(er),
+        Some(results.unbind()),
+    )?;
     start(py, driver)
 }
 
 /// `ActionExecutor.async_execute_action_spec`: the ActionResult, or a Run to await.
 #[pyfunction]
-pub fn _spec_start(py: Python<'_>, executor: &Bound<'_, Executor>, action: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+pub fn _spec_start(
+    py: Python<'_>,
+    executor: &Bound<'_, Executor>,
+    action: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
     let items = vec![Item::Spec(action.clone().unbind())];
     let driver = executor_driver(py, executor, context, items, StopRule::Never, Finish::Single, None)?;
     start(py, driver)
@@ -62,21 +88,53 @@ pub fn _spec_start(py: Python<'_>, executor: &Bound<'_, Executor>, action: &Boun
 /// `ActionRegistry.async_execute`: the ActionResult, or a Run to await.
 #[pyfunction]
 #[pyo3(signature = (registry, name, context, raise_on_error = false))]
-pub fn _registry_start(py: Python<'_>, registry: &Bound<'_, Registry>, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, raise_on_error: bool) -> PyResult<Py<PyAny>> {
+pub fn _registry_start(
+    py: Python<'_>,
+    registry: &Bound<'_, Registry>,
+    name: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+    raise_on_error: bool,
+) -> PyResult<Py<PyAny>> {
     let kind = Kind::Registry { raise_on_error, missing_fails: false };
     let items = vec![Item::Name(name.clone().unbind())];
-    let driver = Driver::new(py, None, registry.clone().unbind(), kind, context.clone().unbind(), items, None, StopRule::Never, Finish::Single);
+    let driver = Driver::new(
+        py,
+        None,
+        registry.clone().unbind(),
+        kind,
+        context.clone().unbind(),
+        items,
+        None,
+        StopRule::Never,
+        Finish::Single,
+    );
     start(py, driver)
 }
 
 /// `ActionRegistry.async_execute_all`: the results list, or a Run to await.
 #[pyfunction]
 #[pyo3(signature = (registry, actions, context, stop_on_error = false))]
-pub fn _registry_all_start(py: Python<'_>, registry: &Bound<'_, Registry>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, stop_on_error: bool) -> PyResult<Py<PyAny>> {
+pub fn _registry_all_start(
+    py: Python<'_>,
+    registry: &Bound<'_, Registry>,
+    actions: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+    stop_on_error: bool,
+) -> PyResult<Py<PyAny>> {
     let kind = Kind::Registry { raise_on_error: false, missing_fails: true };
     let items = actions.try_iter()?.map(|n| n.map(|n| Item::Name(n.unbind()))).collect::<PyResult<Vec<_>>>()?;
     let rule = if stop_on_error { StopRule::Always } else { StopRule::Never };
-    let driver = Driver::new(py, None, registry.clone().unbind(), kind, context.clone().unbind(), items, None, rule, Finish::List);
+    let driver = Driver::new(
+        py,
+        None,
+        registry.clone().unbind(),
+        kind,
+        context.clone().unbind(),
+        items,
+        None,
+        rule,
+        Finish::List,
+    );
     start(py, driver)
 }
 
@@ -105,7 +163,12 @@ pub fn _phased_start<'py>(py: Python<'py>, transition_result: &Bound<'py, PyAny>
 /// `ActionExecutor.async_execute_parallel`: a Batch whose `finish` gives the
 /// ExecutionResult.
 #[pyfunction]
-pub fn _parallel_start(py: Python<'_>, executor: &Bound<'_, Executor>, transition_result: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Batch> {
+pub fn _parallel_start(
+    py: Python<'_>,
+    executor: &Bound<'_, Executor>,
+    transition_result: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+) -> PyResult<Batch> {
     let mode = defs(py)?.mode_parallel.clone_ref(py);
     let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
     let view = TransitionView::new(transition_result);
@@ -120,7 +183,13 @@ pub fn _parallel_start(py: Python<'_>, executor: &Bound<'_, Executor>, transitio
 /// `finish` gives the list of results.
 #[pyfunction]
 #[pyo3(signature = (executor, specs, context, names = false))]
-pub fn _fan_out(py: Python<'_>, executor: &Bound<'_, Executor>, specs: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, names: bool) -> PyResult<Batch> {
+pub fn _fan_out(
+    py: Python<'_>,
+    executor: &Bound<'_, Executor>,
+    specs: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+    names: bool,
+) -> PyResult<Batch> {
     let items = spec_list("actions", specs)?;
     let jobs = items
         .iter()
@@ -168,7 +237,9 @@ impl Batch {
         for (slot, run) in &self.task_slots {
             match run.borrow_mut(py).take_result() {
                 Some(result) => slots.set_item(*slot, result)?,
-                None => return Err(pyo3::exceptions::PyRuntimeError::new_err("a batch task finished without a result")),
+                None => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err("a batch task finished without a result"))
+                }
             }
         }
         match &self.finish {
@@ -274,7 +345,13 @@ impl<'py> Spawner<'py> {
     }
 }
 
-fn fan_out<'py>(py: Python<'py>, executor: &Bound<'py, Executor>, jobs: Vec<Job<'py>>, ctx: &Bound<'py, PyAny>, finish: BatchFinish) -> PyResult<Batch> {
+fn fan_out<'py>(
+    py: Python<'py>,
+    executor: &Bound<'py, Executor>,
+    jobs: Vec<Job<'py>>,
+    ctx: &Bound<'py, PyAny>,
+    finish: BatchFinish,
+) -> PyResult<Batch> {
     if jobs.is_empty() {
         return Ok(Batch::finished(py, finish));
     }
@@ -290,7 +367,10 @@ fn fan_out<'py>(py: Python<'py>, executor: &Bound<'py, Executor>, jobs: Vec<Job<
         // Eagerly started Tasks that already finished: nothing to wait for.
         None
     } else {
-        Some(PyList::new(py, task_slots.iter().map(|(i, _)| slots.get_item(*i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
+        Some(
+            PyList::new(py, task_slots.iter().map(|(i, _)| slots.get_item(*i)).collect::<PyResult<Vec<_>>>()?)?
+                .unbind(),
+        )
     };
     Ok(Batch { slots: slots.unbind(), task_slots, tasks, finish })
 }
@@ -332,7 +412,9 @@ fn fill_slots<'py>(
             }
             Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry,
             Ok(Prepared::Run(entry)) => {
-                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry)])?, None), &mut |r| spawner.fresh(r))?;
+                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry)])?, None), &mut |r| {
+                    spawner.fresh(r)
+                })?;
                 waiting = !spawner.eager;
                 continue;
             }

@@ -31,8 +31,8 @@ mod _core {
     use crate::executor::Executor;
     #[pymodule_export]
     use crate::fanout::{
-        Batch, _complete, _fan_out, _parallel_start, _phased_start, _registry_all_start, _registry_start,
-        _sequential_start, _spec_start,
+        _complete, _fan_out, _parallel_start, _phased_start, _registry_all_start, _registry_start, _sequential_start,
+        _spec_start, Batch,
     };
     #[pymodule_export]
     use crate::registry::Registry;

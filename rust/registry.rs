@@ -77,10 +77,8 @@ impl Registry {
                     if let Err(err) = close_iter(&value) {
                         return if is_exception(py, &err) { Ok(Called::Failed(err)) } else { Err(err) };
                     }
-                    let msg = format!(
-                        "Action '{}' returned an awaitable in synchronous execution",
-                        entry.name.bind(py)
-                    );
+                    let msg =
+                        format!("Action '{}' returned an awaitable in synchronous execution", entry.name.bind(py));
                     return Ok(Called::Failed(pyo3::exceptions::PyRuntimeError::new_err(msg)));
                 }
                 Ok(Called::Ok(value.unbind()))
@@ -102,7 +100,12 @@ impl Registry {
 
     /// `execute` without raise_on_error: the result of one call, or a propagating
     /// BaseException.
-    pub fn execute_entry(py: Python<'_>, entry: &Entry, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>) -> PyResult<Res> {
+    pub fn execute_entry(
+        py: Python<'_>,
+        entry: &Entry,
+        name: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+    ) -> PyResult<Res> {
         match Self::call_sync(py, entry, context)? {
             Called::Ok(value) => ActionResult::new_ok(py, name.clone().unbind(), value),
             Called::Failed(err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
@@ -123,16 +126,19 @@ impl Registry {
     /// Raises ValueError for an empty name or a name already registered, TypeError for
     /// a non-str name, a non-callable `func` or metadata that is not a mapping.
     #[pyo3(signature = (name, func, metadata = None))]
-    fn register(&self, py: Python<'_>, name: &Bound<'_, PyAny>, func: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn register(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        func: &Bound<'_, PyAny>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         if !name.is_truthy()? {
             return Err(PyValueError::new_err("Action name cannot be empty"));
         }
         let name = name.cast::<PyString>().map_err(|_| type_error("Action name", "a str", name))?;
         if !func.is_callable() {
-            return Err(PyTypeError::new_err(format!(
-                "Action '{name}' must be callable, got {}",
-                type_name(func)
-            )));
+            return Err(PyTypeError::new_err(format!("Action '{name}' must be callable, got {}", type_name(func))));
         }
         let metadata = match metadata {
             Some(m) if m.is_truthy()? => {
@@ -224,19 +230,33 @@ impl Registry {
     /// `raise_on_error=True` the action's exception is raised instead of returned in a
     /// failed result.
     #[pyo3(signature = (name, context, raise_on_error = false))]
-    fn execute(&self, py: Python<'_>, name: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, raise_on_error: bool) -> PyResult<Py<ActionResult>> {
+    fn execute(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+        raise_on_error: bool,
+    ) -> PyResult<Py<ActionResult>> {
         let entry = self.get_entry(name)?;
         match Self::call_sync(py, &entry, context)? {
             Called::Ok(value) => Ok(ActionResult::new_ok(py, name.clone().unbind(), value)?.obj),
             Called::Failed(err) if raise_on_error => Err(err),
-            Called::Failed(err) => Ok(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?.obj),
+            Called::Failed(err) => {
+                Ok(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?.obj)
+            }
         }
     }
 
     /// Execute several actions in order; a missing name gives a failed result. With
     /// `stop_on_error=True`, halt after the first failure.
     #[pyo3(signature = (actions, context, stop_on_error = false))]
-    fn execute_all(&self, py: Python<'_>, actions: &Bound<'_, PyAny>, context: &Bound<'_, PyAny>, stop_on_error: bool) -> PyResult<Py<PyList>> {
+    fn execute_all(
+        &self,
+        py: Python<'_>,
+        actions: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+        stop_on_error: bool,
+    ) -> PyResult<Py<PyList>> {
         let out = PyList::empty(py);
         for name in actions.try_iter()? {
             let name = name?;

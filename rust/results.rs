@@ -213,7 +213,11 @@ impl ActionResult {
     /// A skipped result; `result` holds the reason ("not_registered" by default).
     #[classmethod]
     #[pyo3(signature = (action_name, reason = None))]
-    fn skipped(cls: &Bound<'_, PyType>, action_name: Py<PyAny>, reason: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn skipped(
+        cls: &Bound<'_, PyType>,
+        action_name: Py<PyAny>,
+        reason: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let py = cls.py();
         let reason = match reason {
             Some(r) if r.is_truthy()? => r.unbind(),
@@ -320,7 +324,12 @@ pub struct ExecutionResult {
 
 impl ExecutionResult {
     /// A result stamped now, with an empty (or given) results list.
-    pub fn start(py: Python<'_>, transition_result: Py<PyAny>, mode: Py<PyAny>, results: Option<Py<PyList>>) -> PyResult<Py<Self>> {
+    pub fn start(
+        py: Python<'_>,
+        transition_result: Py<PyAny>,
+        mode: Py<PyAny>,
+        results: Option<Py<PyList>>,
+    ) -> PyResult<Py<Self>> {
         Py::new(
             py,
             Self {
@@ -334,7 +343,13 @@ impl ExecutionResult {
     }
 
     /// A result for work that started at `started_us` and is complete now.
-    pub fn finished(py: Python<'_>, transition_result: Py<PyAny>, mode: Py<PyAny>, results: Bound<'_, PyList>, started_us: i64) -> PyResult<Py<Self>> {
+    pub fn finished(
+        py: Python<'_>,
+        transition_result: Py<PyAny>,
+        mode: Py<PyAny>,
+        results: Bound<'_, PyList>,
+        started_us: i64,
+    ) -> PyResult<Py<Self>> {
         Py::new(
             py,
             Self {
@@ -475,11 +490,8 @@ impl ExecutionResult {
 
     #[classattr]
     fn __match_args__(py: Python<'_>) -> PyResult<Py<PyTuple>> {
-        Ok(PyTuple::new(
-            py,
-            ["transition_result", "action_results", "execution_mode", "started_at", "completed_at"],
-        )?
-        .unbind())
+        Ok(PyTuple::new(py, ["transition_result", "action_results", "execution_mode", "started_at", "completed_at"])?
+            .unbind())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {

@@ -47,7 +47,9 @@ fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
 /// infinite values are accepted as pystator accepts them (a negative backoff fails
 /// only when a retry sleeps, with Python's own message).
 fn check_number(what: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    if value.is_instance_of::<pyo3::types::PyBool>() || !(value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>()) {
+    if value.is_instance_of::<pyo3::types::PyBool>()
+        || !(value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>())
+    {
         return Err(type_error(what, "an int or float", value));
     }
     if value.is_instance_of::<PyFloat>() && value.extract::<f64>()?.is_nan() {
@@ -126,7 +128,9 @@ impl ActionSpec {
         let retry_backoff = retry_backoff.into_bound(py);
         let name = match name {
             None => PyString::new(py, ""),
-            Some(n) => n.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?,
+            Some(n) => {
+                n.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?
+            }
         };
         let params = match params {
             None => PyDict::new(py).into_any(),
@@ -286,9 +290,7 @@ fn replace_fields(
         for key in changes.keys() {
             let key = key.cast_into::<PyString>()?;
             if !names.contains(&key.to_str()?) {
-                return Err(PyTypeError::new_err(format!(
-                    "__replace__() got an unexpected keyword argument '{key}'"
-                )));
+                return Err(PyTypeError::new_err(format!("__replace__() got an unexpected keyword argument '{key}'")));
             }
         }
         kwargs.update(changes.as_mapping())?;
@@ -303,10 +305,7 @@ fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyRe
     match effect {
         "set" => match value.cast::<PyDict>() {
             Ok(mapping) => mapping.copy(),
-            Err(_) => Err(PyValueError::new_err(format!(
-                "'set' effect requires a mapping, got {}",
-                type_name(value)
-            ))),
+            Err(_) => Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", type_name(value)))),
         },
         "timestamp" | "increment" | "decrement" | "clear" => {
             if !value.is_instance_of::<PyString>() {
@@ -675,7 +674,8 @@ impl<'py> Job<'py> {
         let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
         let name = attr(intern!(py, "name"))?;
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
-        let params = if attr(intern!(py, "has_params"))?.is_truthy()? { Some(attr(intern!(py, "params"))?) } else { None };
+        let params =
+            if attr(intern!(py, "has_params"))?.is_truthy()? { Some(attr(intern!(py, "params"))?) } else { None };
         let timeout = if with_timeout {
             let t = attr(intern!(py, "timeout"))?;
             if t.is_none() {
@@ -716,10 +716,7 @@ impl<'py> TransitionView<'py> {
 
     fn attr(tr: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
         tr.getattr(name).map_err(|_| {
-            PyTypeError::new_err(format!(
-                "transition_result must have a '{name}' attribute, got {}",
-                type_name(tr)
-            ))
+            PyTypeError::new_err(format!("transition_result must have a '{name}' attribute, got {}", type_name(tr)))
         })
     }
 

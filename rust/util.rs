@@ -22,9 +22,7 @@ pub fn call_one<'py>(func: &Bound<'py, PyAny>, arg: &Bound<'py, PyAny>) -> PyRes
     let py = func.py();
     // SAFETY: both pointers are valid, attached objects; the result is a new reference
     // or NULL with an exception set, which `assume_owned_or_err` turns into a PyErr.
-    unsafe {
-        Bound::from_owned_ptr_or_err(py, ffi::PyObject_CallOneArg(func.as_ptr(), arg.as_ptr()))
-    }
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyObject_CallOneArg(func.as_ptr(), arg.as_ptr())) }
 }
 
 /// Microseconds since the Unix epoch, floored like `datetime.now()`.
@@ -95,9 +93,7 @@ pub fn is_awaitable(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// The iterator that `await obj` would drive.
 pub fn await_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: type checks of a live object.
-    let is_native = unsafe {
-        ffi::PyCoro_CheckExact(obj.as_ptr()) != 0 || ffi::PyGen_CheckExact(obj.as_ptr()) != 0
-    };
+    let is_native = unsafe { ffi::PyCoro_CheckExact(obj.as_ptr()) != 0 || ffi::PyGen_CheckExact(obj.as_ptr()) != 0 };
     if is_native {
         Ok(obj.clone())
     } else {
