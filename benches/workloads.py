@@ -1,0 +1,305 @@
+"""Workloads shared by the pytest-benchmark suite and ``benches/report.py``.
+
+Every workload is built the same way for each implementation, from that
+implementation's own public API (its ``ActionRegistry``, ``ActionExecutor``,
+``ActionSpec`` and ``TransitionResult``), so the two are measured doing exactly
+the same work in the same process:
+
+========  =====================================================================
+reg1      ``ActionRegistry.execute`` of one sync action
+sync9     ``ActionExecutor.execute``: 3 exit + 3 transition + 3 enter sync actions
+sync9p    same, with params (``{"k": 1}``) on every spec
+seq9a     ``await async_execute`` of 9 async actions that never suspend
+par9s     ``await async_execute_parallel`` of 9 sync actions
+par9a     ``await async_execute_parallel`` of 9 async actions
+phased9a  ``await async_execute_phased`` of 9 async actions
+mixed     ``await async_execute_parallel`` of 8 sync + 1 really suspending action
+stream    a long run of sync9-shaped transitions (plain, with params, with
+          declarative effects) over many contexts
+floor     a bare Python loop calling the same action functions (the floor)
+========  =====================================================================
+
+Nothing here times anything: the callers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+import types
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+IMPLEMENTATIONS = ("pystator", "ferrostator")
+
+# The names both implementations export (ferrostator from its top-level package,
+# pystator from pystator.actions / pystator._types).
+PUBLIC_NAMES = (
+    "ACTION_PARAMS_KEY",
+    "ActionExecutor",
+    "ActionRegistry",
+    "ActionResult",
+    "ActionSpec",
+    "ActionStatus",
+    "ExecutionMode",
+    "ExecutionResult",
+    "TransitionResult",
+)
+
+
+class ImplementationUnavailable(Exception):
+    """An implementation cannot be imported (the message says why)."""
+
+
+def load_implementation(name: str) -> types.SimpleNamespace:
+    """The public API of ``name`` ("pystator" or "ferrostator") as a namespace.
+
+    The namespace also carries ``name`` and ``version``. Raises
+    ImplementationUnavailable when the implementation does not import.
+    """
+    if name == "ferrostator":
+        modules = ["ferrostator"]
+    elif name == "pystator":
+        modules = ["pystator.actions", "pystator._types"]
+    else:
+        raise ValueError(f"unknown implementation {name!r}")
+    try:
+        loaded = [importlib.import_module(m) for m in modules]
+    except ImportError as exc:
+        raise ImplementationUnavailable(
+            f"{name}: not importable ({type(exc).__name__}: {exc})"
+        ) from exc
+
+    values: dict[str, Any] = {}
+    for public in PUBLIC_NAMES:
+        for module in loaded:
+            if hasattr(module, public):
+                values[public] = getattr(module, public)
+                break
+        else:
+            raise ImplementationUnavailable(f"{name}: does not export {public}")
+    ns = types.SimpleNamespace(**values)
+    ns.name = name
+    ns.version = _version_of(name)
+    return ns
+
+
+def _version_of(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def has_execute_many(ns: types.SimpleNamespace) -> bool:
+    """True when the implementation offers the batch API (ferrostator only)."""
+    return hasattr(ns.ActionExecutor, "execute_many")
+
+
+def has_async_execute_many(ns: types.SimpleNamespace) -> bool:
+    return hasattr(ns.ActionExecutor, "async_execute_many")
+
+
+# ---------------------------------------------------------------------------
+# The action functions (shared by both implementations and by the floor)
+# ---------------------------------------------------------------------------
+
+
+def _make_sync_action(i: int) -> Callable[[dict[str, Any]], None]:
+    def action(ctx: dict[str, Any]) -> None:
+        return None
+
+    action.__name__ = action.__qualname__ = f"s{i}"
+    return action
+
+
+def _make_async_action(i: int) -> Callable[[dict[str, Any]], Any]:
+    async def action(ctx: dict[str, Any]) -> None:
+        return None
+
+    action.__name__ = action.__qualname__ = f"a{i}"
+    return action
+
+
+async def suspending_action(ctx: dict[str, Any]) -> None:
+    """An async action that really yields to the event loop once."""
+    await asyncio.sleep(0)
+
+
+#: ``def sN(ctx): return None`` for N in 0..8, registered as "s0".."s8".
+SYNC_ACTIONS = tuple(_make_sync_action(i) for i in range(9))
+#: ``async def aN(ctx): return None`` for N in 0..8, registered as "a0".."a8".
+ASYNC_ACTIONS = tuple(_make_async_action(i) for i in range(9))
+
+SYNC_NAMES = tuple(f.__name__ for f in SYNC_ACTIONS)
+ASYNC_NAMES = tuple(f.__name__ for f in ASYNC_ACTIONS)
+MIXED_NAMES = SYNC_NAMES[:4] + ("sleepy",) + SYNC_NAMES[4:8]
+
+PARAMS = {"k": 1}
+
+
+def new_context() -> dict[str, Any]:
+    return {"order_id": 1, "customer": "alice", "amount": 42.0}
+
+
+# ---------------------------------------------------------------------------
+# Workloads
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workload bound to one implementation: ``func(*args)`` is the
+    operation to time (a coroutine function when ``is_async``)."""
+
+    workload: str
+    implementation: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    is_async: bool
+
+
+#: workload name -> (one-line description, is_async)
+WORKLOADS: dict[str, tuple[str, bool]] = {
+    "reg1": ("ActionRegistry.execute, 1 sync action", False),
+    "sync9": ("execute, 3+3+3 sync actions", False),
+    "sync9p": ("execute, 3+3+3 sync actions with params", False),
+    "seq9a": ("await async_execute, 9 async actions, none suspends", True),
+    "par9s": ("await async_execute_parallel, 9 sync actions", True),
+    "par9a": ("await async_execute_parallel, 9 async actions", True),
+    "phased9a": ("await async_execute_phased, 9 async actions", True),
+    "mixed": ("await async_execute_parallel, 8 sync + 1 suspending", True),
+}
+
+
+class Bench:
+    """A registry, an executor and the transitions of every workload, built
+    with one implementation's public API."""
+
+    def __init__(self, ns: types.SimpleNamespace) -> None:
+        self.ns = ns
+        self.registry = ns.ActionRegistry()
+        for func in SYNC_ACTIONS + ASYNC_ACTIONS:
+            self.registry.register(func.__name__, func)
+        self.registry.register("sleepy", suspending_action)
+        self.executor = ns.ActionExecutor(self.registry)
+        self.context = new_context()
+
+        self.tr_sync9 = self.transition(SYNC_NAMES)
+        self.tr_sync9p = self.transition(SYNC_NAMES, params=PARAMS)
+        self.tr_async9 = self.transition(ASYNC_NAMES)
+        self.tr_mixed = self.transition(MIXED_NAMES)
+        # The stream also uses a transition whose middle phase is declarative
+        # effects instead of registered functions.
+        self.tr_effects = self.transition(
+            SYNC_NAMES[:3] + SYNC_NAMES[6:],
+            params=PARAMS,
+            middle=(
+                ns.ActionSpec.from_config({"increment": "paid_count"}),
+                ns.ActionSpec.from_config({"set": {"status": "paid"}}),
+                ns.ActionSpec.from_config({"increment": "touches"}),
+            ),
+        )
+
+    def spec(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        if params:
+            return self.ns.ActionSpec(name=name, params=dict(params))
+        return self.ns.ActionSpec(name=name)
+
+    def transition(
+        self,
+        names: Iterable[str],
+        params: dict[str, Any] | None = None,
+        middle: tuple[Any, ...] | None = None,
+    ) -> Any:
+        """A successful TransitionResult. ``names`` are split evenly into exit,
+        transition and enter actions; with ``middle``, ``names`` are the exit
+        and enter actions and ``middle`` the transition actions."""
+        specs = tuple(self.spec(n, params) for n in names)
+        if middle is None:
+            third = len(specs) // 3
+            exit_, middle, enter = specs[:third], specs[third:-third], specs[-third:]
+        else:
+            half = len(specs) // 2
+            exit_, enter = specs[:half], specs[half:]
+        return self.ns.TransitionResult(
+            success=True,
+            source_state="created",
+            target_state="paid",
+            trigger="pay",
+            on_exit_actions=exit_,
+            actions_to_execute=middle,
+            on_enter_actions=enter,
+        )
+
+    def case(self, workload: str) -> Case:
+        ex, ctx = self.executor, self.context
+        table: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
+            "reg1": (self.registry.execute, ("s0", ctx)),
+            "sync9": (ex.execute, (self.tr_sync9, ctx)),
+            "sync9p": (ex.execute, (self.tr_sync9p, ctx)),
+            "seq9a": (ex.async_execute, (self.tr_async9, ctx)),
+            "par9s": (ex.async_execute_parallel, (self.tr_sync9, ctx)),
+            "par9a": (ex.async_execute_parallel, (self.tr_async9, ctx)),
+            "phased9a": (ex.async_execute_phased, (self.tr_async9, ctx)),
+            "mixed": (ex.async_execute_parallel, (self.tr_mixed, ctx)),
+        }
+        func, args = table[workload]
+        return Case(workload, self.ns.name, func, args, WORKLOADS[workload][1])
+
+    def stream_items(self, n: int, contexts: int = 256) -> list[tuple[Any, Any]]:
+        """``n`` (transition_result, context) pairs, cycling through plain,
+        with-params and with-effects sync9-shaped transitions over ``contexts``
+        distinct context dicts. Deterministic."""
+        shapes = (self.tr_sync9, self.tr_sync9p, self.tr_effects)
+        ctxs = [new_context() for _ in range(contexts)]
+        return [(shapes[i % 3], ctxs[i % contexts]) for i in range(n)]
+
+    def async_items(self, n: int, contexts: int = 256) -> list[tuple[Any, Any]]:
+        """``n`` pairs of the seq9a transition over ``contexts`` context dicts."""
+        ctxs = [new_context() for _ in range(contexts)]
+        return [(self.tr_async9, ctxs[i % contexts]) for i in range(n)]
+
+
+# ---------------------------------------------------------------------------
+# The floor: the same functions called by a bare Python loop
+# ---------------------------------------------------------------------------
+
+
+def floor9(ctx: dict[str, Any]) -> None:
+    """Call the 9 sync action functions with the context: the least any
+    executor can do for sync9."""
+    for func in SYNC_ACTIONS:
+        func(ctx)
+
+
+async def floor9a(ctx: dict[str, Any]) -> None:
+    """Await the 9 async action functions: the least any executor can do for
+    seq9a."""
+    for func in ASYNC_ACTIONS:
+        await func(ctx)
+
+
+# ---------------------------------------------------------------------------
+# Clocks for pytest-benchmark
+# ---------------------------------------------------------------------------
+
+#: Awaits per benchmark round of an async workload (see benches/conftest.py),
+#: and transitions per call of the execute_many benchmarks.
+ASYNC_BATCH = 100
+
+
+def per_await_clock() -> float:
+    """``time.perf_counter`` in units of ASYNC_BATCH seconds: a round that does
+    ASYNC_BATCH operations is reported as the time of one operation."""
+    return time.perf_counter() / ASYNC_BATCH
+
+
+#: ``@pytest.mark.benchmark(**PER_AWAIT)`` for benchmarks whose rounds do
+#: ASYNC_BATCH operations. pytest-benchmark measures its time budget with the
+#: benchmark's clock, so the budget (1 s of real time) is scaled as well.
+PER_AWAIT: dict[str, Any] = {"timer": per_await_clock, "max_time": 1.0 / ASYNC_BATCH}
