@@ -71,16 +71,55 @@ fn reduce_with_dict<'py>(slf: &Bound<'py, PyAny>, args: Bound<'py, PyTuple>) -> 
 /// exception when it failed), status (ActionStatus).
 #[pyclass(name = "ActionResult", module = "ferrostator._core", subclass, weakref)]
 pub struct ActionResult {
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     pub success: Py<PyAny>,
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     pub action_name: Py<PyAny>,
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     pub result: Py<PyAny>,
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     pub error: Py<PyAny>,
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     pub status: Py<PyAny>,
+}
+
+/// Values that cannot take part in a reference cycle (CPython's rule for untracking
+/// tuples and dicts), plus the status enum members, which live in their class.
+fn is_atomic(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    value.is_none()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyBool>()
+        || value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || defs(py).is_ok_and(|d| {
+            value.is(d.status_ok.bind(py)) || value.is(d.status_failed.bind(py)) || value.is(d.status_skipped.bind(py))
+        })
+}
+
+/// Results that hold only atomic values are left out of the cyclic garbage
+/// collector's lists (as CPython does for such tuples): streams that keep many
+/// results alive then cost the collector almost nothing. Assigning a non-atomic value
+/// to a field puts the result back under the collector's watch.
+fn untrack_if_atomic(obj: &Bound<'_, ActionResult>) {
+    let py = obj.py();
+    let atomic = {
+        let this = obj.borrow();
+        this.field_refs().iter().all(|f| is_atomic(py, f.bind(py)))
+    };
+    if atomic {
+        // SAFETY: untracking a live GC object; idempotent.
+        unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
+    }
+}
+
+fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
+    // SAFETY: a live GC object; tracked at most once.
+    unsafe {
+        if !is_atomic(obj.py(), value) && ffi::PyObject_GC_IsTracked(obj.as_ptr()) == 0 {
+            ffi::PyObject_GC_Track(obj.as_ptr().cast());
+        }
+    }
 }
 
 /// A result the core created, with its success known without borrowing the object.
@@ -102,6 +141,7 @@ impl ActionResult {
                 status,
             },
         )?;
+        untrack_if_atomic(obj.bind(py));
         Ok(Res { obj, ok: true })
     }
 
@@ -117,6 +157,7 @@ impl ActionResult {
                 status,
             },
         )?;
+        untrack_if_atomic(obj.bind(py));
         Ok(Res { obj, ok: false })
     }
 
@@ -132,6 +173,7 @@ impl ActionResult {
                 status,
             },
         )?;
+        untrack_if_atomic(obj.bind(py));
         Ok(Res { obj, ok: true })
     }
 
@@ -232,6 +274,36 @@ impl ActionResult {
         kwargs.set_item("result", reason)?;
         kwargs.set_item("status", defs(py)?.status_skipped.bind(py))?;
         Ok(cls.call((), Some(&kwargs))?.unbind())
+    }
+
+    #[setter]
+    fn set_success(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
+        track_for(slf, &value);
+        slf.borrow_mut().success = value.unbind();
+    }
+
+    #[setter]
+    fn set_action_name(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
+        track_for(slf, &value);
+        slf.borrow_mut().action_name = value.unbind();
+    }
+
+    #[setter]
+    fn set_result(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
+        track_for(slf, &value);
+        slf.borrow_mut().result = value.unbind();
+    }
+
+    #[setter]
+    fn set_error(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
+        track_for(slf, &value);
+        slf.borrow_mut().error = value.unbind();
+    }
+
+    #[setter]
+    fn set_status(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
+        track_for(slf, &value);
+        slf.borrow_mut().status = value.unbind();
     }
 
     /// True when the status is ActionStatus.SKIPPED.
