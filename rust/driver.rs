@@ -93,16 +93,27 @@ struct Scoped {
 }
 
 impl Scoped {
+    /// The context refused the params key while the action was suspended: the action
+    /// cannot go on as it should, so it is closed and the error becomes its outcome
+    /// (a failed result for an Exception; a BaseException propagates).
+    fn abandon<'py>(&self, py: Python<'py>, err: PyErr) -> Sent<'py> {
+        if let Err(close_err) = close_iter(self.iter.bind(py)) {
+            close_err.set_cause(py, Some(err));
+            return Sent::Raised(close_err);
+        }
+        Sent::Raised(err)
+    }
+
     fn step<'py>(&mut self, ctx: &Bound<'py, PyAny>, input: Input<'py>) -> Sent<'py> {
         let py = ctx.py();
         if let Some(params) = &self.params {
             if !self.params_set {
                 match read_key(ctx) {
                     Ok(prior) => self.prior = prior,
-                    Err(err) => err.write_unraisable(py, Some(ctx)),
+                    Err(err) => return self.abandon(py, err),
                 }
                 if let Some(err) = set_params(ctx, params.bind(py)) {
-                    err.write_unraisable(py, Some(ctx));
+                    return self.abandon(py, err);
                 }
             }
             self.params_set = false;
@@ -115,7 +126,7 @@ impl Scoped {
         if self.params.is_some() {
             if let Sent::Yielded(_) = sent {
                 if let Err(err) = restore_key(ctx, &self.prior) {
-                    err.write_unraisable(py, Some(ctx));
+                    return self.abandon(py, err);
                 }
             }
         }
@@ -174,11 +185,18 @@ enum Called<'py> {
 }
 
 fn call_action<'py>(entry: &Entry, ctx: &Bound<'py, PyAny>) -> PyResult<Called<'py>> {
+    if let Err(err) = crate::stack::check() {
+        return Ok(Called::Failed(err));
+    }
     let py = ctx.py();
     match call_one(entry.func.bind(py), ctx) {
         Ok(value) => {
             if is_awaitable(&value)? {
-                Ok(Called::Awaitable(await_iter(&value)?))
+                match await_iter(&value) {
+                    Ok(iter) => Ok(Called::Awaitable(iter)),
+                    Err(err) if is_exception(py, &err) => Ok(Called::Failed(err)),
+                    Err(err) => Err(err),
+                }
             } else if entry.is_async {
                 Ok(Called::Failed(not_awaitable(&value)))
             } else {

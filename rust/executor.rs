@@ -17,8 +17,8 @@ use crate::effects;
 use crate::registry::{Called, Entry, Registry};
 use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
 use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
-use crate::util::now_us;
 use crate::util::{action_not_found, log, type_error};
+use crate::util::{name_key, now_us};
 
 /// Executes actions from transition results.
 #[pyclass(name = "ExecutorCore", module = "ferrostator._core", frozen, subclass, weakref)]
@@ -48,7 +48,7 @@ impl Executor {
 
     /// Looks a name up in the current registry (read on every action: the registry
     /// may be swapped or edited by an action).
-    fn lookup(&self, name: &str) -> PyResult<Option<Arc<Entry>>> {
+    fn lookup(&self, name: &[u8]) -> PyResult<Option<Arc<Entry>>> {
         match self.registry.load().as_ref() {
             Some(reg) => Ok(reg.get().lookup(name)),
             None => Err(cleared()),
@@ -67,12 +67,13 @@ impl Executor {
     /// raises ActionNotFoundError.
     pub fn prepare(&self, py: Python<'_>, job: &Job<'_>, ctx: &Bound<'_, PyAny>) -> PyResult<Prepared> {
         let name = &job.name;
-        let name_str = name.to_str()?;
-        if let Some(effect) = name_str.strip_prefix(EFFECT_PREFIX) {
+        let key = name_key(name)?;
+        if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {
             let params = job.params.as_ref();
-            return Ok(Prepared::Done(effects::run(py, name.as_any(), effect, params, ctx)?));
+            let effect = String::from_utf8_lossy(effect);
+            return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx)?));
         }
-        if let Some(entry) = self.lookup(name_str)? {
+        if let Some(entry) = self.lookup(&key)? {
             return Ok(Prepared::Run(entry));
         }
         if self.strict.load(Ordering::Relaxed) {
@@ -336,8 +337,8 @@ impl Executor {
         for spec in TransitionView::new(transition_result).all_specs()? {
             let job = Job::from_spec(&spec, false)?;
             let name = &job.name;
-            let name_str = name.to_str()?;
-            if !name_str.starts_with(EFFECT_PREFIX) && registry.get().lookup(name_str).is_none() {
+            let key = name_key(name)?;
+            if !key.starts_with(EFFECT_PREFIX.as_bytes()) && registry.get().lookup(&key).is_none() {
                 missing.append(name)?;
             }
         }

@@ -20,6 +20,7 @@ use crate::executor::{Executor, Prepared};
 use crate::registry::Registry;
 use crate::results::{complete, ExecutionResult};
 use crate::spec::{spec_list, Job, TransitionView};
+use crate::util::truthy;
 
 fn executor_driver(
     py: Python<'_>,
@@ -87,15 +88,15 @@ pub fn _spec_start(
 
 /// `ActionRegistry.async_execute`: the ActionResult, or a Run to await.
 #[pyfunction]
-#[pyo3(signature = (registry, name, context, raise_on_error = false))]
+#[pyo3(signature = (registry, name, context, raise_on_error = None))]
 pub fn _registry_start(
     py: Python<'_>,
     registry: &Bound<'_, Registry>,
     name: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
-    raise_on_error: bool,
+    raise_on_error: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let kind = Kind::Registry { raise_on_error, missing_fails: false };
+    let kind = Kind::Registry { raise_on_error: truthy(raise_on_error)?, missing_fails: false };
     let items = vec![Item::Name(name.clone().unbind())];
     let driver = Driver::new(
         py,
@@ -113,17 +114,17 @@ pub fn _registry_start(
 
 /// `ActionRegistry.async_execute_all`: the results list, or a Run to await.
 #[pyfunction]
-#[pyo3(signature = (registry, actions, context, stop_on_error = false))]
+#[pyo3(signature = (registry, actions, context, stop_on_error = None))]
 pub fn _registry_all_start(
     py: Python<'_>,
     registry: &Bound<'_, Registry>,
     actions: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
-    stop_on_error: bool,
+    stop_on_error: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let kind = Kind::Registry { raise_on_error: false, missing_fails: true };
     let items = actions.try_iter()?.map(|n| n.map(|n| Item::Name(n.unbind()))).collect::<PyResult<Vec<_>>>()?;
-    let rule = if stop_on_error { StopRule::Always } else { StopRule::Never };
+    let rule = if truthy(stop_on_error)? { StopRule::Always } else { StopRule::Never };
     let driver = Driver::new(
         py,
         None,
@@ -235,7 +236,11 @@ impl Batch {
         let _ = gathered;
         let slots = self.slots.bind(py);
         for (slot, run) in &self.task_slots {
-            match run.borrow_mut(py).take_result() {
+            let taken = match run.try_borrow_mut(py) {
+                Ok(mut run) => run.take_result(),
+                Err(_) => None,
+            };
+            match taken {
                 Some(result) => slots.set_item(*slot, result)?,
                 None => {
                     return Err(pyo3::exceptions::PyRuntimeError::new_err("a batch task finished without a result"))
@@ -245,7 +250,7 @@ impl Batch {
         match &self.finish {
             BatchFinish::List => Ok(slots.clone().into_any().unbind()),
             BatchFinish::Execution(er) => {
-                er.borrow_mut(py).action_results = slots.clone().into_any().unbind();
+                er.bind(py).get().set_results(slots.clone().into_any().unbind());
                 complete(py, er);
                 Ok(er.clone_ref(py).into_any())
             }
@@ -377,7 +382,7 @@ fn fan_out<'py>(
 
 /// Whether every Task already finished with a result (no exception, not cancelled).
 fn all_finished_cleanly(py: Python<'_>, task_slots: &[(usize, Py<Run>)]) -> PyResult<bool> {
-    Ok(task_slots.iter().all(|(_, run)| run.borrow(py).has_result()))
+    Ok(task_slots.iter().all(|(_, run)| run.try_borrow(py).is_ok_and(|run| run.has_result())))
 }
 
 fn fill_slots<'py>(

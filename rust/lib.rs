@@ -11,6 +11,7 @@ mod fanout;
 mod registry;
 mod results;
 mod spec;
+mod stack;
 mod util;
 
 #[cfg(test)]

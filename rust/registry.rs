@@ -14,7 +14,9 @@ use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
 use crate::defs::defs;
 use crate::results::{ActionResult, Res};
-use crate::util::{action_not_found, call_one, close_iter, is_awaitable, is_exception, type_error, type_name};
+use crate::util::{
+    action_not_found, call_one, close_iter, is_awaitable, is_exception, name_key, truthy, type_error, type_name,
+};
 
 /// A registered action.
 pub struct Entry {
@@ -24,7 +26,7 @@ pub struct Entry {
     pub is_async: bool,
 }
 
-type Table = IndexMap<String, Arc<Entry>, foldhash::fast::RandomState>;
+type Table = IndexMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
 
 /// Registry for action functions (sync and async). Thread-safe.
 #[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
@@ -41,12 +43,12 @@ pub enum Called {
 }
 
 impl Registry {
-    pub fn lookup(&self, name: &str) -> Option<Arc<Entry>> {
-        self.table.load().get(name).cloned()
+    pub fn lookup(&self, key: &[u8]) -> Option<Arc<Entry>> {
+        self.table.load().get(key).cloned()
     }
 
     pub fn lookup_py(&self, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
-        Ok(self.lookup(name.to_str()?))
+        Ok(self.lookup(&name_key(name)?))
     }
 
     /// Applies `edit` to a copy of the table and publishes it. The previous table is
@@ -67,6 +69,9 @@ impl Registry {
     /// `Err` carries BaseExceptions (KeyboardInterrupt, SystemExit, ...) that must
     /// propagate.
     pub fn call_sync(py: Python<'_>, entry: &Entry, context: &Bound<'_, PyAny>) -> PyResult<Called> {
+        if let Err(err) = crate::stack::check() {
+            return Ok(Called::Failed(err));
+        }
         if entry.is_async {
             let msg = format!("Action '{}' is async and cannot be executed synchronously", entry.name.bind(py));
             return Ok(Called::Failed(pyo3::exceptions::PyRuntimeError::new_err(msg)));
@@ -154,7 +159,7 @@ impl Registry {
         };
         // Python code (coroutine detection) runs before the writer lock is taken.
         let is_async = defs(py)?.is_async_callable.bind(py).call1((func,))?.is_truthy()?;
-        let key = name.to_str()?.to_owned();
+        let key: Box<[u8]> = name_key(name)?.into();
         let entry = Arc::new(Entry { name: name.clone().unbind(), func: func.clone().unbind(), metadata, is_async });
         let (added, previous) = self.write(|table| {
             if table.contains_key(&key) {
@@ -178,8 +183,8 @@ impl Registry {
     fn unregister(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = name.py();
         let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
-        let key_str = key.to_str()?;
-        let (removed, previous) = self.write(|table| table.shift_remove(key_str));
+        let key_bytes = name_key(key)?;
+        let (removed, previous) = self.write(|table| table.shift_remove(key_bytes.as_ref()));
         let found = removed.is_some();
         drop(removed);
         drop(previous);
@@ -229,14 +234,15 @@ impl Registry {
     /// Raises ActionNotFoundError if the name is not registered; with
     /// `raise_on_error=True` the action's exception is raised instead of returned in a
     /// failed result.
-    #[pyo3(signature = (name, context, raise_on_error = false))]
+    #[pyo3(signature = (name, context, raise_on_error = None))]
     fn execute(
         &self,
         py: Python<'_>,
         name: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
-        raise_on_error: bool,
+        raise_on_error: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<ActionResult>> {
+        let raise_on_error = truthy(raise_on_error)?;
         let entry = self.get_entry(name)?;
         match Self::call_sync(py, &entry, context)? {
             Called::Ok(value) => Ok(ActionResult::new_ok(py, name.clone().unbind(), value)?.obj),
@@ -249,14 +255,15 @@ impl Registry {
 
     /// Execute several actions in order; a missing name gives a failed result. With
     /// `stop_on_error=True`, halt after the first failure.
-    #[pyo3(signature = (actions, context, stop_on_error = false))]
+    #[pyo3(signature = (actions, context, stop_on_error = None))]
     fn execute_all(
         &self,
         py: Python<'_>,
         actions: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
-        stop_on_error: bool,
+        stop_on_error: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyList>> {
+        let stop_on_error = truthy(stop_on_error)?;
         let out = PyList::empty(py);
         for name in actions.try_iter()? {
             let name = name?;

@@ -2,6 +2,8 @@
 //! dataclasses they replace (keyword/positional construction, assignment, `==`,
 //! dataclass-style repr, pickle, copy).
 
+use std::sync::{Mutex, MutexGuard};
+
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
@@ -11,9 +13,9 @@ use crate::defs::defs;
 use crate::util::{datetime_from_us, now_us};
 
 /// Compares two field lists the way tuple equality does (identity first, then `==`).
-fn fields_equal(py: Python<'_>, a: &[&Py<PyAny>], b: &[&Py<PyAny>]) -> PyResult<bool> {
+fn fields_equal(py: Python<'_>, a: &[Py<PyAny>], b: &[Py<PyAny>]) -> PyResult<bool> {
     for (x, y) in a.iter().zip(b.iter()) {
-        if x.is(*y) {
+        if x.is(y) {
             continue;
         }
         if !x.bind(py).eq(y.bind(py))? {
@@ -65,22 +67,47 @@ fn reduce_with_dict<'py>(slf: &Bound<'py, PyAny>, args: Bound<'py, PyTuple>) -> 
     PyTuple::new(py, [cls.into_any(), args.into_any()])
 }
 
+/// Locks a record's fields. No Python code runs while the lock is held (only
+/// reference counts change), so it cannot deadlock or be re-entered; values that are
+/// replaced are dropped after it is released.
+fn lock<T>(fields: &Mutex<T>) -> MutexGuard<'_, T> {
+    fields.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()
+}
+
+/// The five fields of an ActionResult.
+pub struct ActionFields {
+    pub success: Py<PyAny>,
+    pub action_name: Py<PyAny>,
+    pub result: Py<PyAny>,
+    pub error: Py<PyAny>,
+    pub status: Py<PyAny>,
+}
+
+impl ActionFields {
+    fn refs(&self) -> [&Py<PyAny>; 5] {
+        [&self.success, &self.action_name, &self.result, &self.error, &self.status]
+    }
+}
+
 /// Result of one action execution.
 ///
 /// Attributes: success, action_name, result (the action's return value), error (the
-/// exception when it failed), status (ActionStatus).
-#[pyclass(name = "ActionResult", module = "ferrostator._core", subclass, weakref)]
+/// exception when it failed), status (ActionStatus). The fields are assignable, like
+/// the dataclass this replaces; they sit behind a lock so that threads reading and
+/// assigning the same result never see a torn or borrowed record.
+#[pyclass(name = "ActionResult", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct ActionResult {
-    #[pyo3(get)]
-    pub success: Py<PyAny>,
-    #[pyo3(get)]
-    pub action_name: Py<PyAny>,
-    #[pyo3(get)]
-    pub result: Py<PyAny>,
-    #[pyo3(get)]
-    pub error: Py<PyAny>,
-    #[pyo3(get)]
-    pub status: Py<PyAny>,
+    fields: Mutex<ActionFields>,
+}
+
+/// A result the core created, with its success known without reading the object.
+pub struct Res {
+    pub obj: Py<ActionResult>,
+    pub ok: bool,
 }
 
 /// Values that cannot take part in a reference cycle (CPython's rule for untracking
@@ -103,10 +130,7 @@ fn is_atomic(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
 /// to a field puts the result back under the collector's watch.
 fn untrack_if_atomic(obj: &Bound<'_, ActionResult>) {
     let py = obj.py();
-    let atomic = {
-        let this = obj.borrow();
-        this.field_refs().iter().all(|f| is_atomic(py, f.bind(py)))
-    };
+    let atomic = obj.get().snapshot(py).iter().all(|f| is_atomic(py, f.bind(py)));
     if atomic {
         // SAFETY: untracking a live GC object; idempotent.
         unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
@@ -122,77 +146,83 @@ fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
     }
 }
 
-/// A result the core created, with its success known without borrowing the object.
-pub struct Res {
-    pub obj: Py<ActionResult>,
-    pub ok: bool,
-}
-
 impl ActionResult {
-    pub fn new_ok(py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Res> {
-        let status = defs(py)?.status_ok.clone_ref(py);
-        let obj = Py::new(
-            py,
-            Self {
-                success: true.into_pyobject(py)?.to_owned().into_any().unbind(),
-                action_name: name,
-                result,
-                error: py.None(),
-                status,
-            },
-        )?;
+    fn create(py: Python<'_>, fields: ActionFields, ok: bool) -> PyResult<Res> {
+        let obj = Py::new(py, Self { fields: Mutex::new(fields) })?;
         untrack_if_atomic(obj.bind(py));
-        Ok(Res { obj, ok: true })
+        Ok(Res { obj, ok })
+    }
+
+    pub fn new_ok(py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Res> {
+        let fields = ActionFields {
+            success: bool_object(py, true),
+            action_name: name,
+            result,
+            error: py.None(),
+            status: defs(py)?.status_ok.clone_ref(py),
+        };
+        Self::create(py, fields, true)
     }
 
     pub fn new_fail(py: Python<'_>, name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Res> {
-        let status = defs(py)?.status_failed.clone_ref(py);
-        let obj = Py::new(
-            py,
-            Self {
-                success: false.into_pyobject(py)?.to_owned().into_any().unbind(),
-                action_name: name,
-                result: py.None(),
-                error,
-                status,
-            },
-        )?;
-        untrack_if_atomic(obj.bind(py));
-        Ok(Res { obj, ok: false })
+        let fields = ActionFields {
+            success: bool_object(py, false),
+            action_name: name,
+            result: py.None(),
+            error,
+            status: defs(py)?.status_failed.clone_ref(py),
+        };
+        Self::create(py, fields, false)
     }
 
     pub fn new_skipped(py: Python<'_>, name: Py<PyAny>, reason: Py<PyAny>) -> PyResult<Res> {
-        let status = defs(py)?.status_skipped.clone_ref(py);
-        let obj = Py::new(
-            py,
-            Self {
-                success: true.into_pyobject(py)?.to_owned().into_any().unbind(),
-                action_name: name,
-                result: reason,
-                error: py.None(),
-                status,
-            },
-        )?;
-        untrack_if_atomic(obj.bind(py));
-        Ok(Res { obj, ok: true })
+        let fields = ActionFields {
+            success: bool_object(py, true),
+            action_name: name,
+            result: reason,
+            error: py.None(),
+            status: defs(py)?.status_skipped.clone_ref(py),
+        };
+        Self::create(py, fields, true)
     }
 
-    fn field_refs(&self) -> [&Py<PyAny>; 5] {
-        [&self.success, &self.action_name, &self.result, &self.error, &self.status]
+    /// The fields, in declaration order.
+    pub fn snapshot(&self, py: Python<'_>) -> [Py<PyAny>; 5] {
+        lock(&self.fields).refs().map(|f| f.clone_ref(py))
+    }
+
+    fn get_field(&self, py: Python<'_>, pick: fn(&ActionFields) -> &Py<PyAny>) -> Py<PyAny> {
+        pick(&lock(&self.fields)).clone_ref(py)
+    }
+
+    fn set_field(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>, pick: fn(&mut ActionFields) -> &mut Py<PyAny>) {
+        track_for(slf, &value);
+        let old = std::mem::replace(pick(&mut lock(&slf.get().fields)), value.unbind());
+        drop(old);
+    }
+
+    pub fn success(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |f| &f.success)
+    }
+
+    pub fn result(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |f| &f.result)
     }
 }
 
 /// Whether a result (ours or any object with a `success` attribute) succeeded.
 pub fn result_succeeded(item: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = item.py();
     if let Ok(ours) = item.cast::<ActionResult>() {
-        return ours.borrow().success.bind(item.py()).is_truthy();
+        return ours.get().success(py).bind(py).is_truthy();
     }
-    item.getattr(intern!(item.py(), "success"))?.is_truthy()
+    item.getattr(intern!(py, "success"))?.is_truthy()
 }
 
-/// The error of a result, if it is ours and failed.
+/// The error of a result, if it is not None.
 pub fn result_error<'py>(item: &Bound<'py, ActionResult>) -> Option<Bound<'py, PyAny>> {
-    let error = item.borrow().error.bind(item.py()).clone();
+    let py = item.py();
+    let error = item.get().get_field(py, |f| &f.error).into_bound(py);
     (!error.is_none()).then_some(error)
 }
 
@@ -208,15 +238,18 @@ impl ActionResult {
         error: Option<Py<PyAny>>,
         status: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        let status = match status {
+            Some(status) => status,
+            None => defs(py)?.status_ok.clone_ref(py),
+        };
         Ok(Self {
-            success,
-            action_name,
-            result: result.unwrap_or_else(|| py.None()),
-            error: error.unwrap_or_else(|| py.None()),
-            status: match status {
-                Some(status) => status,
-                None => defs(py)?.status_ok.clone_ref(py),
-            },
+            fields: Mutex::new(ActionFields {
+                success,
+                action_name,
+                result: result.unwrap_or_else(|| py.None()),
+                error: error.unwrap_or_else(|| py.None()),
+                status,
+            }),
         })
     }
 
@@ -276,40 +309,65 @@ impl ActionResult {
         Ok(cls.call((), Some(&kwargs))?.unbind())
     }
 
-    #[setter]
+    /// Whether the action succeeded (skipped actions count as succeeded).
+    #[getter(success)]
+    fn py_success(&self, py: Python<'_>) -> Py<PyAny> {
+        self.success(py)
+    }
+
+    #[setter(success)]
     fn set_success(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
-        track_for(slf, &value);
-        slf.borrow_mut().success = value.unbind();
+        Self::set_field(slf, value, |f| &mut f.success);
+    }
+
+    /// Name of the action.
+    #[getter]
+    fn action_name(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |f| &f.action_name)
     }
 
     #[setter]
     fn set_action_name(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
-        track_for(slf, &value);
-        slf.borrow_mut().action_name = value.unbind();
+        Self::set_field(slf, value, |f| &mut f.action_name);
     }
 
-    #[setter]
+    /// The action's return value (the reason, for a skipped action).
+    #[getter(result)]
+    fn py_result(&self, py: Python<'_>) -> Py<PyAny> {
+        self.result(py)
+    }
+
+    #[setter(result)]
     fn set_result(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
-        track_for(slf, &value);
-        slf.borrow_mut().result = value.unbind();
+        Self::set_field(slf, value, |f| &mut f.result);
+    }
+
+    /// The exception, when the action failed.
+    #[getter]
+    fn error(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |f| &f.error)
     }
 
     #[setter]
     fn set_error(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
-        track_for(slf, &value);
-        slf.borrow_mut().error = value.unbind();
+        Self::set_field(slf, value, |f| &mut f.error);
+    }
+
+    /// ActionStatus.OK, FAILED or SKIPPED.
+    #[getter]
+    fn status(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |f| &f.status)
     }
 
     #[setter]
     fn set_status(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) {
-        track_for(slf, &value);
-        slf.borrow_mut().status = value.unbind();
+        Self::set_field(slf, value, |f| &mut f.status);
     }
 
     /// True when the status is ActionStatus.SKIPPED.
     #[getter]
     fn is_skipped(&self, py: Python<'_>) -> PyResult<bool> {
-        self.status.bind(py).eq(defs(py)?.status_skipped.bind(py))
+        self.status(py).bind(py).eq(defs(py)?.status_skipped.bind(py))
     }
 
     #[classattr]
@@ -319,15 +377,14 @@ impl ActionResult {
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let py = slf.py();
-        let this = slf.borrow();
+        let [success, action_name, result, error, status] = slf.get().snapshot(py).map(|f| f.into_bound(py));
         let fields = [
-            ("success", this.success.bind(py).clone()),
-            ("action_name", this.action_name.bind(py).clone()),
-            ("result", this.result.bind(py).clone()),
-            ("error", this.error.bind(py).clone()),
-            ("status", this.status.bind(py).clone()),
+            ("success", success),
+            ("action_name", action_name),
+            ("result", result),
+            ("error", error),
+            ("status", status),
         ];
-        drop(this);
         dataclass_repr(slf.as_any(), &fields)
     }
 
@@ -337,24 +394,23 @@ impl ActionResult {
             return Ok(py.NotImplemented());
         }
         let other = other.cast::<ActionResult>()?;
-        let (a, b) = (slf.borrow(), other.borrow());
-        let (a_fields, b_fields) = (a.field_refs().map(|f| f.clone_ref(py)), b.field_refs().map(|f| f.clone_ref(py)));
-        drop((a, b));
-        let equal = fields_equal(py, &a_fields.each_ref(), &b_fields.each_ref())?;
-        Ok((equal == matches!(op, CompareOp::Eq)).into_pyobject(py)?.to_owned().into_any().unbind())
+        let equal = fields_equal(py, &slf.get().snapshot(py), &other.get().snapshot(py))?;
+        Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let this = slf.borrow();
-        let args = PyTuple::new(py, this.field_refs().map(|f| f.clone_ref(py)))?;
-        drop(this);
+        let args = PyTuple::new(py, slf.get().snapshot(py))?;
         reduce_with_dict(slf.as_any(), args)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for field in self.field_refs() {
-            visit.call(field)?;
+        // try_lock: the collector must never wait (the lock is only ever held for
+        // reference-count changes, so it is free whenever the collector runs).
+        if let Ok(fields) = self.fields.try_lock() {
+            for field in fields.refs() {
+                visit.call(field)?;
+            }
         }
         Ok(())
     }
@@ -375,26 +431,34 @@ impl Stamp {
         }
     }
 
-    fn from_object(py: Python<'_>, obj: Py<PyAny>) -> Self {
-        let _ = py;
-        Stamp::Object(obj)
+    fn clone_ref(&self, py: Python<'_>) -> Stamp {
+        match self {
+            Stamp::Micros(us) => Stamp::Micros(*us),
+            Stamp::Object(obj) => Stamp::Object(obj.clone_ref(py)),
+        }
     }
 }
 
-/// Result of executing all actions of a transition.
-#[pyclass(name = "ExecutionResult", module = "ferrostator._core", subclass, weakref)]
-pub struct ExecutionResult {
-    #[pyo3(get, set)]
+/// The fields of an ExecutionResult.
+pub struct ExecutionFields {
     pub transition_result: Py<PyAny>,
-    #[pyo3(get, set)]
     pub action_results: Py<PyAny>,
-    #[pyo3(get, set)]
     pub execution_mode: Py<PyAny>,
     pub started_at: Stamp,
     pub completed_at: Option<Stamp>,
 }
 
+/// Result of executing all actions of a transition.
+#[pyclass(name = "ExecutionResult", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct ExecutionResult {
+    fields: Mutex<ExecutionFields>,
+}
+
 impl ExecutionResult {
+    fn create(py: Python<'_>, fields: ExecutionFields) -> PyResult<Py<Self>> {
+        Py::new(py, Self { fields: Mutex::new(fields) })
+    }
+
     /// A result stamped now, with an empty (or given) results list.
     pub fn start(
         py: Python<'_>,
@@ -402,9 +466,9 @@ impl ExecutionResult {
         mode: Py<PyAny>,
         results: Option<Py<PyList>>,
     ) -> PyResult<Py<Self>> {
-        Py::new(
+        Self::create(
             py,
-            Self {
+            ExecutionFields {
                 transition_result,
                 action_results: results.unwrap_or_else(|| PyList::empty(py).unbind()).into_any(),
                 execution_mode: mode,
@@ -422,9 +486,9 @@ impl ExecutionResult {
         results: Bound<'_, PyList>,
         started_us: i64,
     ) -> PyResult<Py<Self>> {
-        Py::new(
+        Self::create(
             py,
-            Self {
+            ExecutionFields {
                 transition_result,
                 action_results: results.into_any().unbind(),
                 execution_mode: mode,
@@ -434,36 +498,62 @@ impl ExecutionResult {
         )
     }
 
-    fn fields(&self, py: Python<'_>) -> PyResult<[Py<PyAny>; 5]> {
+    /// Stamps completion now.
+    pub fn complete(&self) {
+        lock(&self.fields).completed_at = Some(Stamp::Micros(now_us()));
+    }
+
+    /// Replaces the results list (the value replaced is dropped after the lock).
+    pub fn set_results(&self, results: Py<PyAny>) {
+        let old = std::mem::replace(&mut lock(&self.fields).action_results, results);
+        drop(old);
+    }
+
+    fn results_list(&self, py: Python<'_>) -> Py<PyAny> {
+        lock(&self.fields).action_results.clone_ref(py)
+    }
+
+    fn stamps(&self, py: Python<'_>) -> (Stamp, Option<Stamp>) {
+        let fields = lock(&self.fields);
+        (fields.started_at.clone_ref(py), fields.completed_at.as_ref().map(|s| s.clone_ref(py)))
+    }
+
+    fn snapshot(&self, py: Python<'_>) -> PyResult<[Py<PyAny>; 5]> {
+        let (tr, results, mode) = {
+            let f = lock(&self.fields);
+            (f.transition_result.clone_ref(py), f.action_results.clone_ref(py), f.execution_mode.clone_ref(py))
+        };
+        let (started, completed) = self.stamps(py);
         Ok([
-            self.transition_result.clone_ref(py),
-            self.action_results.clone_ref(py),
-            self.execution_mode.clone_ref(py),
-            self.started_at.to_object(py)?,
-            match &self.completed_at {
+            tr,
+            results,
+            mode,
+            started.to_object(py)?,
+            match completed {
                 Some(stamp) => stamp.to_object(py)?,
                 None => py.None(),
             },
         ])
     }
 
-    fn results_iter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
-        self.action_results.bind(py).try_iter()
-    }
-
     fn names_where(&self, py: Python<'_>, succeeded: bool) -> PyResult<Py<PyList>> {
         let out = PyList::empty(py);
-        for item in self.results_iter(py)? {
+        for item in self.results_list(py).bind(py).try_iter()? {
             let item = item?;
             if result_succeeded(&item)? == succeeded {
                 let name = match item.cast::<ActionResult>() {
-                    Ok(ours) => ours.borrow().action_name.bind(py).clone(),
+                    Ok(ours) => ours.get().action_name(py).into_bound(py),
                     Err(_) => item.getattr(intern!(py, "action_name"))?,
                 };
                 out.append(name)?;
             }
         }
         Ok(out.unbind())
+    }
+
+    fn replace_with(&self, value: Py<PyAny>, pick: fn(&mut ExecutionFields) -> &mut Py<PyAny>) {
+        let old = std::mem::replace(pick(&mut lock(&self.fields)), value);
+        drop(old);
     }
 }
 
@@ -479,48 +569,89 @@ impl ExecutionResult {
         started_at: Option<Py<PyAny>>,
         completed_at: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        let execution_mode = match execution_mode {
+            Some(mode) => mode,
+            None => defs(py)?.mode_sequential.clone_ref(py),
+        };
         Ok(Self {
-            transition_result,
-            action_results: action_results.unwrap_or_else(|| PyList::empty(py).into_any().unbind()),
-            execution_mode: match execution_mode {
-                Some(mode) => mode,
-                None => defs(py)?.mode_sequential.clone_ref(py),
-            },
-            started_at: match started_at {
-                Some(obj) => Stamp::from_object(py, obj),
-                None => Stamp::Micros(now_us()),
-            },
-            completed_at: completed_at.map(|obj| Stamp::from_object(py, obj)),
+            fields: Mutex::new(ExecutionFields {
+                transition_result,
+                action_results: action_results.unwrap_or_else(|| PyList::empty(py).into_any().unbind()),
+                execution_mode,
+                started_at: match started_at {
+                    Some(obj) => Stamp::Object(obj),
+                    None => Stamp::Micros(now_us()),
+                },
+                completed_at: completed_at.map(Stamp::Object),
+            }),
         })
     }
 
+    /// The transition whose actions ran.
     #[getter]
-    fn started_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.started_at.to_object(py)
+    fn transition_result(&self, py: Python<'_>) -> Py<PyAny> {
+        lock(&self.fields).transition_result.clone_ref(py)
     }
 
     #[setter]
-    fn set_started_at(&mut self, value: Py<PyAny>) {
-        self.started_at = Stamp::Object(value);
+    fn set_transition_result(&self, value: Py<PyAny>) {
+        self.replace_with(value, |f| &mut f.transition_result);
     }
 
+    /// The ActionResults, in execution order.
+    #[getter]
+    fn action_results(&self, py: Python<'_>) -> Py<PyAny> {
+        self.results_list(py)
+    }
+
+    #[setter]
+    fn set_action_results(&self, value: Py<PyAny>) {
+        self.set_results(value);
+    }
+
+    /// The ExecutionMode used.
+    #[getter]
+    fn execution_mode(&self, py: Python<'_>) -> Py<PyAny> {
+        lock(&self.fields).execution_mode.clone_ref(py)
+    }
+
+    #[setter]
+    fn set_execution_mode(&self, value: Py<PyAny>) {
+        self.replace_with(value, |f| &mut f.execution_mode);
+    }
+
+    /// When execution started (an aware UTC datetime).
+    #[getter]
+    fn started_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.stamps(py).0.to_object(py)
+    }
+
+    #[setter]
+    fn set_started_at(&self, value: Py<PyAny>) {
+        let old = std::mem::replace(&mut lock(&self.fields).started_at, Stamp::Object(value));
+        drop(old);
+    }
+
+    /// When execution completed (an aware UTC datetime), or None.
     #[getter]
     fn completed_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self.completed_at {
+        match self.stamps(py).1 {
             Some(stamp) => stamp.to_object(py),
             None => Ok(py.None()),
         }
     }
 
     #[setter]
-    fn set_completed_at(&mut self, py: Python<'_>, value: Py<PyAny>) {
-        self.completed_at = if value.is_none(py) { None } else { Some(Stamp::Object(value)) };
+    fn set_completed_at(&self, py: Python<'_>, value: Py<PyAny>) {
+        let new = if value.is_none(py) { None } else { Some(Stamp::Object(value)) };
+        let old = std::mem::replace(&mut lock(&self.fields).completed_at, new);
+        drop(old);
     }
 
     /// True when every action result succeeded (also when there are none).
     #[getter]
     fn all_succeeded(&self, py: Python<'_>) -> PyResult<bool> {
-        for item in self.results_iter(py)? {
+        for item in self.results_list(py).bind(py).try_iter()? {
             if !result_succeeded(&item?)? {
                 return Ok(false);
             }
@@ -543,13 +674,13 @@ impl ExecutionResult {
     /// Number of action results.
     #[getter]
     fn action_count(&self, py: Python<'_>) -> PyResult<usize> {
-        self.action_results.bind(py).len()
+        self.results_list(py).bind(py).len()
     }
 
     /// Milliseconds between started_at and completed_at; None until completed.
     #[getter]
     fn duration_ms(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        match (&self.started_at, &self.completed_at) {
+        match self.stamps(py) {
             (_, None) => Ok(None),
             (Stamp::Micros(start), Some(Stamp::Micros(end))) => Ok(Some((end - start) as f64 / 1e6 * 1000.0)),
             (start, Some(end)) => {
@@ -568,13 +699,13 @@ impl ExecutionResult {
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let py = slf.py();
-        let [tr, results, mode, started, completed] = slf.borrow().fields(py)?;
+        let [tr, results, mode, started, completed] = slf.get().snapshot(py)?.map(|f| f.into_bound(py));
         let fields = [
-            ("transition_result", tr.into_bound(py)),
-            ("action_results", results.into_bound(py)),
-            ("execution_mode", mode.into_bound(py)),
-            ("started_at", started.into_bound(py)),
-            ("completed_at", completed.into_bound(py)),
+            ("transition_result", tr),
+            ("action_results", results),
+            ("execution_mode", mode),
+            ("started_at", started),
+            ("completed_at", completed),
         ];
         dataclass_repr(slf.as_any(), &fields)
     }
@@ -584,25 +715,27 @@ impl ExecutionResult {
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
             return Ok(py.NotImplemented());
         }
-        let a = slf.borrow().fields(py)?;
-        let b = other.cast::<ExecutionResult>()?.borrow().fields(py)?;
-        let equal = fields_equal(py, &a.each_ref(), &b.each_ref())?;
-        Ok((equal == matches!(op, CompareOp::Eq)).into_pyobject(py)?.to_owned().into_any().unbind())
+        let a = slf.get().snapshot(py)?;
+        let b = other.cast::<ExecutionResult>()?.get().snapshot(py)?;
+        let equal = fields_equal(py, &a, &b)?;
+        Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let args = PyTuple::new(py, slf.borrow().fields(py)?)?;
+        let args = PyTuple::new(py, slf.get().snapshot(py)?)?;
         reduce_with_dict(slf.as_any(), args)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.transition_result)?;
-        visit.call(&self.action_results)?;
-        visit.call(&self.execution_mode)?;
-        for stamp in [Some(&self.started_at), self.completed_at.as_ref()].into_iter().flatten() {
-            if let Stamp::Object(obj) = stamp {
-                visit.call(obj)?;
+        if let Ok(f) = self.fields.try_lock() {
+            visit.call(&f.transition_result)?;
+            visit.call(&f.action_results)?;
+            visit.call(&f.execution_mode)?;
+            for stamp in [Some(&f.started_at), f.completed_at.as_ref()].into_iter().flatten() {
+                if let Stamp::Object(obj) = stamp {
+                    visit.call(obj)?;
+                }
             }
         }
         Ok(())
@@ -611,5 +744,5 @@ impl ExecutionResult {
 
 /// Marks an execution finished now.
 pub fn complete(py: Python<'_>, er: &Py<ExecutionResult>) {
-    er.borrow_mut(py).completed_at = Some(Stamp::Micros(now_us()));
+    er.bind(py).get().complete();
 }

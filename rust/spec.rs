@@ -151,7 +151,7 @@ impl ActionSpec {
             Some(e) => e.is_truthy()?,
             None => false,
         };
-        if name.to_str()?.is_empty() && !has_effect {
+        if name.is_empty()? && !has_effect {
             return Err(PyValueError::new_err("ActionSpec must have a 'name' or 'effect'"));
         }
         Ok(Self {
@@ -264,6 +264,15 @@ impl ActionSpec {
         let py = slf.py();
         let args = PyTuple::new(py, slf.get().fields(py))?;
         PyTuple::new(py, [slf.get_type().into_any(), args.into_any()])
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.params)?;
+        visit.call(&self.effect)?;
+        visit.call(&self.timeout)?;
+        visit.call(&self.retry)?;
+        visit.call(&self.retry_backoff)?;
+        Ok(())
     }
 
     /// `copy.replace(spec, **changes)` (Python 3.13+).
@@ -579,6 +588,17 @@ impl TransitionResult {
         let py = slf.py();
         let args = PyTuple::new(py, slf.get().fields(py))?;
         PyTuple::new(py, [slf.get_type().into_any(), args.into_any()])
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for field in [&self.success, &self.source_state, &self.target_state, &self.trigger, &self.error, &self.metadata]
+        {
+            visit.call(field)?;
+        }
+        visit.call(&self.actions_to_execute)?;
+        visit.call(&self.on_exit_actions)?;
+        visit.call(&self.on_enter_actions)?;
+        Ok(())
     }
 
     /// `copy.replace(result, **changes)` (Python 3.13+).

@@ -218,8 +218,8 @@ def flaky(ctx):\n    calls.append(1)\n    if len(calls) < 3:\n        raise Conn
         let er = exec.call_method1("execute", (&tr, PyDict::new(py))).unwrap();
         let results = er.getattr("action_results").unwrap().cast_into::<PyList>().unwrap();
         let first = results.get_item(0).unwrap().cast_into::<ActionResult>().unwrap();
-        assert!(first.borrow().success.bind(py).is_truthy().unwrap());
-        assert_eq!(first.borrow().result.bind(py).extract::<String>().unwrap(), "up");
+        assert!(first.get().success(py).bind(py).is_truthy().unwrap());
+        assert_eq!(first.get().result(py).bind(py).extract::<String>().unwrap(), "up");
         let slept: Vec<f64> = g.get_item("slept").unwrap().unwrap().extract().unwrap();
         assert_eq!(slept, [0.5, 1.0]);
         py.run(c"import importlib, time; importlib.reload(time)", None, None).unwrap();

@@ -25,6 +25,24 @@ pub fn call_one<'py>(func: &Bound<'py, PyAny>, arg: &Bound<'py, PyAny>) -> PyRes
     unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyObject_CallOneArg(func.as_ptr(), arg.as_ptr())) }
 }
 
+/// The bytes an action name is keyed by: its UTF-8 encoding (borrowed from the string
+/// object when it is valid UTF-8; lone surrogates are kept with `surrogatepass`, so
+/// every distinct str is a distinct key).
+pub fn name_key<'a>(name: &'a Bound<'_, PyString>) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+    match name.to_str() {
+        Ok(text) => Ok(std::borrow::Cow::Borrowed(text.as_bytes())),
+        Err(_) => {
+            let encoded = name.call_method1(intern!(name.py(), "encode"), ("utf-8", "surrogatepass"))?;
+            Ok(std::borrow::Cow::Owned(encoded.cast::<pyo3::types::PyBytes>()?.as_bytes().to_vec()))
+        }
+    }
+}
+
+/// A flag argument taken by truthiness, as Python code would (None when omitted).
+pub fn truthy(value: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    value.map_or(Ok(false), |v| v.is_truthy())
+}
+
 /// Microseconds since the Unix epoch, floored like `datetime.now()`.
 pub fn now_us() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {

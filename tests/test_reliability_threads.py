@@ -1,0 +1,191 @@
+"""Reliability: many threads on one registry and one executor at once.
+
+8 threads register, unregister, execute (registry, executor, execute_specific),
+validate and list concurrently; every result is checked as it arrives (an action's
+result must be its own value or a "not_registered" skip, never another action's) and
+the registry must be consistent afterwards (listing, ``in``, ``has``, ``get``,
+metadata and ``validate_actions_exist`` agree, and each name's successful
+registrations minus unregistrations match its presence).
+
+The default variants are small (~12k operations); tests/stress/ runs >= 100k.
+
+These run on ferrostator alone: pystator 0.0.25 is not race-free here (its
+executor checks ``has(name)`` and then executes, and its ``async_execute`` calls
+``get`` and ``is_async`` separately, so an action unregistered or replaced in between
+fails with ActionNotFoundError or returns an un-awaited coroutine as its result);
+ferrostator resolves each action once, from one registry snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import types
+
+import _reliability as R
+import pytest
+
+
+def test_eight_threads_mixed_operations(fs):
+    stats = R.thread_storm(fs, n_threads=8, ops_per_thread=1500, seed=1)
+    assert stats.errors == []
+    assert stats.ops == 8 * 1500
+    # every kind of operation really happened, under contention
+    for op in (
+        "register",
+        "unregister",
+        "executor.execute",
+        "registry.execute",
+        "list_actions",
+        "execute_specific",
+    ):
+        assert stats.per_op[op] > 100, stats.per_op
+
+
+def test_eight_threads_with_clear(fs):
+    stats = R.thread_storm(fs, n_threads=8, ops_per_thread=1000, seed=2, with_clear=True)
+    assert stats.errors == []
+    assert stats.per_op["clear"] > 0
+
+
+def test_event_loops_in_threads_share_registry_and_executor(fs):
+    stats = R.async_thread_storm(
+        fs, n_loop_threads=4, n_writer_threads=4, executions_per_thread=60, seed=3
+    )
+    assert stats.errors == []
+    assert stats.per_op["async_execute_parallel"] == 4 * 20
+    assert stats.per_op["register"] > 0 and stats.per_op["unregister"] > 0
+
+
+def test_swapping_executor_registry_while_threads_execute(fs):
+    """``executor.registry = other`` while 6 threads execute: each action is looked
+    up in one registry or the other, never a torn mix, and nothing crashes."""
+    regs = [fs.ActionRegistry(), fs.ActionRegistry()]
+    for i, reg in enumerate(regs):
+        for n in ("a", "b", "c"):
+            reg.register(n, lambda ctx, i=i, n=n: (i, n))
+    ex = fs.ActionExecutor(regs[0], log_execution=False)
+    tr = R.tr_of(fs, actions=("a", "b", "c"))
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def swapper():
+        i = 0
+        while not stop.is_set():
+            i ^= 1
+            ex.registry = regs[i]
+
+    def runner():
+        try:
+            for _ in range(1500):
+                for r in ex.execute(tr, {}).action_results:
+                    which, name = r.result
+                    assert which in (0, 1) and name == r.action_name, r
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=runner) for _ in range(6)]
+    sw = threading.Thread(target=swapper)
+    sw.start()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    stop.set()
+    sw.join(timeout=10)
+    assert errors == []
+    assert ex.registry is regs[0] or ex.registry is regs[1]
+
+
+def test_threads_run_the_same_parallel_batch_definitions(fs):
+    """One executor, one TransitionResult, 8 threads each with its own loop running
+    parallel batches whose actions suspend: per-thread contexts never see another
+    thread's params, and every batch returns its results in spec order."""
+    reg = fs.ActionRegistry()
+    ex = fs.ActionExecutor(reg, log_execution=False)
+
+    async def echo(ctx):
+        mine = dict(ctx[R.PARAMS_KEY])
+        await asyncio.sleep(0)
+        assert ctx[R.PARAMS_KEY] == mine  # params isolated while suspended
+        return (ctx["thread"], mine["n"])
+
+    reg.register("echo", echo)
+    tr = R.tr_of(fs, actions=[fs.ActionSpec("echo", params={"n": i}) for i in range(5)])
+    errors: list[str] = []
+
+    def worker(t):
+        async def main():
+            ctx = {"thread": t}
+            for _ in range(80):
+                er = await ex.async_execute_parallel(tr, ctx)
+                assert [r.result for r in er.action_results] == [(t, i) for i in range(5)]
+                assert R.PARAMS_KEY not in ctx
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(f"{t}: {exc!r}")
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert errors == []
+
+
+def test_the_storm_detects_a_broken_registry(fs):
+    """The storm's checks can fail: a registry whose unregister sometimes does
+    nothing (yet reports success) is caught."""
+
+    class Leaky(fs.ActionRegistry):
+        calls = 0
+
+        def unregister(self, name):
+            Leaky.calls += 1
+            if Leaky.calls % 7 == 0:
+                self.get(name)  # raises ActionNotFoundError like the real one if absent
+                return None
+            return super().unregister(name)
+
+    broken = types.SimpleNamespace(**vars(fs))
+    broken.ActionRegistry = Leaky
+    stats = R.thread_storm(broken, n_threads=4, ops_per_thread=400, seed=5)
+    assert any("net registrations" in e for e in stats.errors), stats.errors
+
+
+@pytest.mark.parametrize("n_threads", [8])
+def test_decorator_and_register_race_for_one_name(impl, n_threads):
+    """Many threads register the same name through register() and decorator():
+    exactly one wins, the others get ValueError, and the winner is what get() gives."""
+    reg = impl.ActionRegistry()
+    barrier = threading.Barrier(n_threads)
+    winners: list = []
+    losers: list = []
+    lock = threading.Lock()
+
+    def worker(t):
+        def fn(ctx, t=t):
+            return t
+
+        barrier.wait()
+        try:
+            if t % 2:
+                reg.decorator("shared")(fn)
+            else:
+                reg.register("shared", fn)
+            with lock:
+                winners.append(fn)
+        except ValueError:
+            with lock:
+                losers.append(t)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(winners) == 1 and len(losers) == n_threads - 1
+    assert reg.get("shared") is winners[0]
+    assert reg.list_actions() == ["shared"]
