@@ -38,9 +38,9 @@ fn registry_keeps_registration_order_and_refuses_duplicates() {
         reg.call_method1("register", ("a", &f)).unwrap();
         let names: Vec<String> = reg.call_method0("list_actions").unwrap().extract().unwrap();
         assert_eq!(names, ["b", "c", "a"]);
-        assert!(reg.get().lookup("a").is_some());
+        assert!(reg.get().lookup(b"a").is_some());
         reg.call_method0("clear").unwrap();
-        assert!(reg.get().lookup("a").is_none());
+        assert!(reg.get().lookup(b"a").is_none());
     });
 }
 
@@ -68,7 +68,7 @@ fn registry_detects_async_callables() {
         for name in ["a", "c", "s"] {
             reg.call_method1("register", (name, g.get_item(name).unwrap().unwrap())).unwrap();
         }
-        let is_async = |n: &str| reg.get().lookup(n).unwrap().is_async;
+        let is_async = |n: &str| reg.get().lookup(n.as_bytes()).unwrap().is_async;
         assert!(is_async("a"));
         assert!(is_async("c"));
         assert!(!is_async("s"));
