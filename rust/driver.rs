@@ -83,11 +83,23 @@ fn restore_key(ctx: &Bound<'_, PyAny>, prior: &Prior) -> PyResult<()> {
     }
 }
 
-/// An awaitable being driven, with its action's params shown only while it runs.
+/// Whether a context gets params isolation: exact dicts only, where reading and
+/// writing the key has no observable side effect. Other contexts (dict subclasses,
+/// mappings) see exactly pystator's writes: set before the call, pop after it.
+fn isolates(ctx: &Bound<'_, PyAny>) -> bool {
+    ctx.is_exact_instance_of::<PyDict>()
+}
+
+/// An awaitable being driven, with the params key scoped to it: while it runs the key
+/// holds its own view (its params, or whatever it changed them to); while it is
+/// suspended the key holds what it held before.
 struct Scoped {
     iter: Py<PyAny>,
-    params: Option<Py<PyAny>>,
-    /// The params are already in place for the next resumption (the first one).
+    /// Scope the key (the action has params and the context is an exact dict).
+    isolate: bool,
+    /// The action's view of the key, saved while it is suspended.
+    own: Prior,
+    /// The view is already in place for the next resumption (the first one).
     params_set: bool,
     prior: Prior,
 }
@@ -106,25 +118,27 @@ impl Scoped {
 
     fn step<'py>(&mut self, ctx: &Bound<'py, PyAny>, input: Input<'py>) -> Sent<'py> {
         let py = ctx.py();
-        if let Some(params) = &self.params {
-            if !self.params_set {
-                match read_key(ctx) {
-                    Ok(prior) => self.prior = prior,
-                    Err(err) => return self.abandon(py, err),
-                }
-                if let Some(err) = set_params(ctx, params.bind(py)) {
-                    return self.abandon(py, err);
-                }
+        if self.isolate && !self.params_set {
+            match read_key(ctx) {
+                Ok(prior) => self.prior = prior,
+                Err(err) => return self.abandon(py, err),
             }
-            self.params_set = false;
+            if let Err(err) = restore_key(ctx, &self.own) {
+                return self.abandon(py, err);
+            }
         }
+        self.params_set = false;
         let iter = self.iter.bind(py);
         let sent = match input {
             Input::Send(value) => send(iter, &value),
             Input::Throw(exc) => throw(iter, &exc),
         };
-        if self.params.is_some() {
+        if self.isolate {
             if let Sent::Yielded(_) = sent {
+                match read_key(ctx) {
+                    Ok(own) => self.own = own,
+                    Err(err) => return self.abandon(py, err),
+                }
                 if let Err(err) = restore_key(ctx, &self.prior) {
                     return self.abandon(py, err);
                 }
@@ -255,16 +269,19 @@ impl Action {
                 Called::Value(v) => self.ok(py, v).map(Some),
                 Called::Failed(err) => self.fail(py, err).map(Some),
                 Called::Awaitable(iter) => {
-                    self.stage =
-                        Stage::Awaiting(Scoped { iter: iter.unbind(), params: None, params_set: false, prior: None });
+                    self.stage = Stage::Awaiting(Scoped {
+                        iter: iter.unbind(),
+                        isolate: false,
+                        own: None,
+                        params_set: false,
+                        prior: None,
+                    });
                     Ok(None)
                 }
             };
         }
-        let prior = match &self.job.params {
-            Some(_) => read_prior(ctx)?,
-            None => None,
-        };
+        let isolate = self.job.params.is_some() && isolates(ctx);
+        let prior = if isolate { read_prior(ctx)? } else { None };
         if let Some(params) = &self.job.params {
             if let Some(err) = set_params(ctx, params.bind(py)) {
                 return Ok(Some(Outcome::Raised(err)));
@@ -310,7 +327,8 @@ impl Action {
             Called::Awaitable(iter) => {
                 self.stage = Stage::Awaiting(Scoped {
                     iter: iter.unbind(),
-                    params: self.job.params.as_ref().map(|p| p.clone_ref(py)),
+                    isolate,
+                    own: self.job.params.as_ref().map(|p| p.clone_ref(py)),
                     params_set: true,
                     prior,
                 });
@@ -433,7 +451,7 @@ impl Action {
         let stage = std::mem::replace(&mut self.stage, Stage::Start);
         let (iter, had_params) = match stage {
             Stage::Start => return Ok(()),
-            Stage::Awaiting(scoped) => (scoped.iter, scoped.params.is_some()),
+            Stage::Awaiting(scoped) => (scoped.iter, self.job.params.is_some()),
             Stage::TimedWait(inner) => (inner, self.job.params.is_some()),
             Stage::Sleeping(inner) => (inner, false),
         };
@@ -501,8 +519,12 @@ impl Attempt {
                     self.state = AttemptState::Done;
                     return Err(PyErr::from_value(exc));
                 }
+                // The caller set the params before `wait_for`; with isolation, this
+                // Task (Python < 3.12 runs the attempt in a Task of its own) puts its
+                // view back in place around each of its steps.
+                let isolate = self.params.is_some() && isolates(&ctx);
                 let prior = match &self.params {
-                    Some(params) => {
+                    Some(params) if isolate => {
                         let prior = read_prior(&ctx)?;
                         if let Some(err) = set_params(&ctx, params.bind(py)) {
                             self.state = AttemptState::Done;
@@ -510,11 +532,13 @@ impl Attempt {
                         }
                         prior
                     }
-                    None => None,
+                    _ => None,
                 };
                 let finish = |this: &mut Self, tag: u8, value: Bound<'py, PyAny>| -> PyResult<Step> {
                     this.state = AttemptState::Done;
-                    restore_key(&ctx, &prior)?;
+                    if isolate {
+                        restore_key(&ctx, &prior)?;
+                    }
                     Ok(Step::Return(tagged(py, tag, value)?))
                 };
                 let entry = match self.registry.get().get_entry(self.name.bind(py).as_any()) {
@@ -524,7 +548,9 @@ impl Attempt {
                 match call_action(&entry, &ctx) {
                     Err(err) => {
                         self.state = AttemptState::Done;
-                        restore_key(&ctx, &prior)?;
+                        if isolate {
+                            restore_key(&ctx, &prior)?;
+                        }
                         return Err(err);
                     }
                     Ok(Called::Value(v)) => return finish(self, 0, v),
@@ -532,7 +558,8 @@ impl Attempt {
                     Ok(Called::Awaitable(iter)) => {
                         let mut scoped = Scoped {
                             iter: iter.unbind(),
-                            params: self.params.as_ref().map(|p| p.clone_ref(py)),
+                            isolate,
+                            own: self.params.as_ref().map(|p| p.clone_ref(py)),
                             params_set: true,
                             prior,
                         };
@@ -552,7 +579,7 @@ impl Attempt {
         }
         self.state = AttemptState::Done;
         if let Some(scoped) = self.scoped.take() {
-            if self.params.is_some() {
+            if scoped.isolate {
                 restore_key(&ctx, &scoped.prior)?;
             }
         }
@@ -630,7 +657,7 @@ impl Attempt {
         self.state = AttemptState::Done;
         if let Some(scoped) = self.scoped.take() {
             let closed = close_iter(scoped.iter.bind(py));
-            if self.params.is_some() {
+            if scoped.isolate {
                 restore_key(self.context.bind(py), &scoped.prior)?;
             }
             closed?;
@@ -645,6 +672,7 @@ impl Attempt {
         if let Some(scoped) = &self.scoped {
             visit.call(&scoped.iter)?;
             visit.call(&scoped.prior)?;
+            visit.call(&scoped.own)?;
         }
         Ok(())
     }
