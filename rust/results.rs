@@ -500,7 +500,8 @@ impl ExecutionResult {
 
     /// Stamps completion now.
     pub fn complete(&self) {
-        lock(&self.fields).completed_at = Some(Stamp::Micros(now_us()));
+        let old = std::mem::replace(&mut lock(&self.fields).completed_at, Some(Stamp::Micros(now_us())));
+        drop(old);
     }
 
     /// Replaces the results list (the value replaced is dropped after the lock).

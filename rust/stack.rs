@@ -10,8 +10,9 @@ use std::cell::Cell;
 use pyo3::exceptions::PyRecursionError;
 use pyo3::PyResult;
 
-/// Headroom kept for Python to raise, unwind and format the error.
-const HEADROOM: usize = 256 * 1024;
+/// Headroom kept for Python to raise, unwind and format the error: a quarter of the
+/// stack, at most 256 KiB.
+const MAX_HEADROOM: usize = 256 * 1024;
 
 thread_local! {
     /// Lowest address this thread's stack may grow to before we refuse (0: unknown).
@@ -31,10 +32,10 @@ fn stack_floor() -> usize {
         let mut size: libc::size_t = 0;
         let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
         libc::pthread_attr_destroy(&mut attr);
-        if !ok || size <= HEADROOM * 2 {
+        if !ok {
             return 0;
         }
-        addr as usize + HEADROOM
+        addr as usize + (size / 4).min(MAX_HEADROOM)
     }
 }
 

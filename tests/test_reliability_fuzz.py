@@ -54,10 +54,14 @@ def test_fuzz_public_api_in_a_subprocess(tmp_path):
     assert f"FUZZ OK {examples} " in proc.stdout
 
 
-def test_fuzz_harness_reports_a_segfault(tmp_path):
+def test_fuzz_harness_reports_a_segfault(tmp_path, monkeypatch):
     """The harness turns a crash of the child into a failure that names the last
-    call: a child that segfaults mid-run is reported, not mistaken for a pass."""
-    code = "import ctypes, sys; print('started', flush=True); ctypes.string_at(0)"
-    proc = R.run_python(code, timeout=60)
-    assert proc.returncode != 0 and "FUZZ OK" not in proc.stdout
-    assert "signal" in R.describe_exit(proc) or sys.platform != "linux"
+    call: a child that segfaults mid-run (on purpose, at call 7) is reported with
+    its signal and the call it was making, not mistaken for a pass."""
+    monkeypatch.setenv("RELIABILITY_FUZZ_SELFTEST_CRASH_AT", "7")
+    ok, report, proc = run_fuzz(tmp_path, 50, timeout=120)
+    assert not ok
+    assert proc.returncode == -11 or sys.platform != "linux", report
+    assert "killed by signal 11" in report
+    last = report.split("--- last call started ---")[1].strip()
+    assert last not in ("", "(none)") and "(" in last, report

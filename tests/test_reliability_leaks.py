@@ -133,6 +133,25 @@ def test_refcounts_unchanged_after_many_executions(fs, mode, n):
     assert check_refcounts_after(fs, mode, n) == {}
 
 
+def test_refcount_check_detects_a_leak(fs):
+    """The refcount check can fail: an action that keeps every context it is given
+    shows up as a delta of exactly the number of executions."""
+    kept = []
+    reg = fs.ActionRegistry()
+    ex = fs.ActionExecutor(reg, log_execution=False)
+
+    def hoarder(ctx):
+        kept.append(ctx)
+
+    reg.register("hoarder", hoarder)
+    tr = R.tr_of(fs, actions=("hoarder",))
+    ctx: dict = {}
+    counts = Refcounts(ctx=ctx, hoarder=hoarder, tr=tr)
+    counts.start()
+    run_mode(ex, "async_execute", tr, ctx, 100)
+    assert counts.deltas() == {"ctx": 100}
+
+
 def _error_world(ns):
     reg = ns.ActionRegistry()
     ex = ns.ActionExecutor(reg, log_execution=False)

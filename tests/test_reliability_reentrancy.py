@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
 import threading
 
 import _reliability as R
@@ -376,6 +377,7 @@ print("OUTCOME", out.get("error"))
 RECURSION_CASES = [
     pytest.param(8000, 0, id="recursionlimit-8000-8MiB-stack"),
     pytest.param(1000, 1024, id="default-limit-1MiB-thread-stack"),
+    pytest.param(1000, 512, id="default-limit-512KiB-thread-stack"),
 ]
 
 
@@ -384,10 +386,43 @@ RECURSION_CASES = [
 def test_runaway_recursion_never_overflows_the_c_stack(fs, path, limit, stack_kib):
     """Runaway recursion must end in RecursionError before the C stack runs out, also
     with a raised recursion limit (8000, in a thread with glibc's default 8 MiB
-    stack) or in a thread with a 1 MiB stack. pystator 0.0.25 does, in every one of
+    stack) or in a thread with a 1 MiB or 512 KiB stack (the default for secondary
+    threads on some platforms). pystator 0.0.25 does, in every one of
     these cases (tests/stress/test_stress_recursion.py proves it); a segfault is a
     crash of the user's process. Runs in a child interpreter."""
     proc = R.run_python(
         RECURSION_CHILD, "ferrostator", str(limit), str(stack_kib), path, timeout=120
     )
     assert proc.returncode == 0 and "OUTCOME RecursionError" in proc.stdout, R.describe_exit(proc)
+
+
+COMPLETE_REENTRY_CHILD = """
+import ferrostator
+from ferrostator import actions
+
+er = ferrostator.ExecutionResult(None)
+
+
+class Finalizer:
+    def __del__(self):
+        er.execution_mode  # reads the result being completed
+        print("finalizer returned", flush=True)
+
+
+er.completed_at = Finalizer()
+actions._complete(er)  # replaces completed_at: the finalizer runs
+print("COMPLETED", er.completed_at is not None, flush=True)
+"""
+
+
+def test_completing_a_result_whose_old_stamp_has_a_finalizer(fs):
+    """``_complete`` (exported by ferrostator.actions; the executors call the same
+    code) replaces ``completed_at``. If the value it replaces has a finalizer that
+    reads the same ExecutionResult, the record's lock must not still be held when
+    the finalizer runs: a non-reentrant lock deadlocks the thread (and, with the GIL
+    held, the process). Runs in a child interpreter with a 10 s timeout."""
+    try:
+        proc = R.run_python(COMPLETE_REENTRY_CHILD, timeout=10)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"deadlock: the child did not finish in 10 s\n{exc.stdout!r}")
+    assert proc.returncode == 0 and "COMPLETED True" in proc.stdout, R.describe_exit(proc)

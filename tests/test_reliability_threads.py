@@ -189,3 +189,38 @@ def test_decorator_and_register_race_for_one_name(impl, n_threads):
     assert len(winners) == 1 and len(losers) == n_threads - 1
     assert reg.get("shared") is winners[0]
     assert reg.list_actions() == ["shared"]
+
+
+def test_threads_share_result_records(fs):
+    """8 threads assign and read the same ActionResult and ExecutionResult at once
+    (fields, repr, ==, pickle, summaries): no exception, no panic, no deadlock, and
+    every read sees a value some thread assigned (no torn record)."""
+    import pickle
+
+    r = fs.ActionResult(True, "a")
+    er = fs.ExecutionResult(None, action_results=[r])
+    values = [(t, i) for t in range(8) for i in range(3)]
+    errors: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def worker(t):
+        try:
+            barrier.wait()
+            for i in range(1500):
+                r.result = (t, i % 3)
+                r.success = bool(i % 2)
+                er.execution_mode = (t, i % 3)
+                assert r.result in values and er.execution_mode in values
+                seen = (repr(r), repr(er), r == r, er == er, pickle.loads(pickle.dumps(r)))
+                summary = (er.all_succeeded, er.failed_actions, er.succeeded_actions)
+                assert seen[2] is True and summary[0] in (True, False)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(f"{t}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert not any(th.is_alive() for th in threads), "deadlock"
+    assert errors == []
