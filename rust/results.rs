@@ -128,13 +128,9 @@ fn is_atomic(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
 /// collector's lists (as CPython does for such tuples): streams that keep many
 /// results alive then cost the collector almost nothing. Assigning a non-atomic value
 /// to a field puts the result back under the collector's watch.
-fn untrack_if_atomic(obj: &Bound<'_, ActionResult>) {
-    let py = obj.py();
-    let atomic = obj.get().snapshot(py).iter().all(|f| is_atomic(py, f.bind(py)));
-    if atomic {
-        // SAFETY: untracking a live GC object; idempotent.
-        unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
-    }
+fn untrack(obj: &Bound<'_, ActionResult>) {
+    // SAFETY: untracking a live GC object; idempotent.
+    unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
 }
 
 fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
@@ -147,9 +143,17 @@ fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
 }
 
 impl ActionResult {
+    /// A result made by the core: success and status are atomic by construction, so
+    /// the result, the error and the name (a str subclass may not be) decide whether
+    /// the collector must watch it.
     fn create(py: Python<'_>, fields: ActionFields, ok: bool) -> PyResult<Res> {
+        let atomic = is_atomic(py, fields.result.bind(py))
+            && is_atomic(py, fields.error.bind(py))
+            && is_atomic(py, fields.action_name.bind(py));
         let obj = Py::new(py, Self { fields: Mutex::new(fields) })?;
-        untrack_if_atomic(obj.bind(py));
+        if atomic {
+            untrack(obj.bind(py));
+        }
         Ok(Res { obj, ok })
     }
 
