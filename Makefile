@@ -38,6 +38,10 @@ test: build-dev ## Build, then run every test: pytest and cargo test
 	$(PY) -m pytest -q
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -q
 
+.PHONY: stress
+stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k-example fuzz, clippy
+	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q tests/stress
+
 .PHONY: bench
 bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (prints the ratio table)
 	$(PY) benches/report.py
@@ -45,3 +49,88 @@ bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (prints the rat
 .PHONY: clean
 clean: ## Remove build products and the virtualenv
 	rm -rf $(VENV) target dist
+
+# ---------------------------------------------------------------------------
+# Packaging, compatibility and lint. cargo and maturin honour CARGO_TARGET_DIR from the
+# environment (e.g. CARGO_TARGET_DIR=/tmp/ferro-target-x make wheel keeps off target/).
+# ---------------------------------------------------------------------------
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)
+DIST ?= dist
+# Interpreter `make wheel` builds for and `make test-wheel` tests with.
+WHEEL_PYTHON ?= $(abspath $(PY))
+# Where `make sdist` lays out the vendored source tree (must be outside the repository).
+SDIST_STAGE ?= $(or $(TMPDIR),/tmp)/ferrostator-sdist-stage
+# CPythons `make test-versions` builds and tests on (those this machine lacks are reported).
+# PYTEST_ARGS: extra pytest arguments for test-versions and test-wheel (e.g. "-x -k registry").
+TEST_VERSIONS ?= 3.10 3.11 3.12 3.13
+PYTEST_ARGS ?=
+
+$(VENV)/.wheel-tools: requirements-wheel.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-wheel.txt
+	touch $@
+
+$(VENV)/.lint-tools: requirements-lint.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-lint.txt
+	touch $@
+
+$(VENV)/.uvloop: requirements-uvloop.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-uvloop.txt
+	touch $@
+
+.PHONY: wheel
+wheel: $(VENV)/.wheel-tools ## Release wheel for WHEEL_PYTHON, manylinux2014 x86_64 (zig), into dist/
+	rm -rf $(DIST)/.wheel-build
+	CARGO_ZIGBUILD_PYTHON_PATH=$(abspath $(PY)) \
+	maturin build --release --locked --zig --compatibility manylinux2014 --auditwheel check \
+		--interpreter $(WHEEL_PYTHON) --out $(DIST)/.wheel-build
+	$(PY) -m auditwheel show $(DIST)/.wheel-build/*.whl
+	mv -f $(DIST)/.wheel-build/*.whl $(DIST)/ && rmdir $(DIST)/.wheel-build
+	@ls -l $(DIST)/*.whl
+
+.PHONY: test-wheel
+test-wheel: wheel ## Install the wheel into a fresh venv (.venvs/wheel-test) and run pytest against it
+	bash scripts/test_wheel.sh --python $(WHEEL_PYTHON) --wheels $(DIST) -- -q $(PYTEST_ARGS)
+
+.PHONY: sdist
+sdist: install ## sdist with every crate vendored (builds with no network access to crates) into dist/
+	bash scripts/stage_sdist.sh $(SDIST_STAGE)
+	maturin sdist --manifest-path $(SDIST_STAGE)/Cargo.toml --out $(DIST)
+	rm -rf $(SDIST_STAGE)
+	@ls -l $(DIST)/ferrostator-$(VERSION).tar.gz
+
+.PHONY: sdist-check
+sdist-check: sdist ## Build the sdist offline (CARGO_NET_OFFLINE, empty CARGO_HOME, no index) and import it
+	PYTHON=$(abspath $(PY)) bash scripts/check_sdist.sh $(DIST)/ferrostator-$(VERSION).tar.gz
+
+.PHONY: test-uvloop
+test-uvloop: build-dev $(VENV)/.uvloop ## Run every test file that uses asyncio again, on uvloop
+	PYTHONPATH=tests/ecosystem $(PY) -m pytest -q -p uvloop_plugin \
+		$$(grep -l asyncio tests/test_*.py) tests/ecosystem/uvloop_checks.py
+
+.PHONY: test-versions
+test-versions: ## Build (maturin develop) and run pytest on each CPython in TEST_VERSIONS (.venvs/py3.X)
+	bash scripts/test_versions.sh $(TEST_VERSIONS) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+LINT_CHECKS := rustfmt clippy ruff ruff-format stubtest mypy-example mypy workflows
+.PHONY: lint $(addprefix lint-,$(LINT_CHECKS))
+lint: build-dev $(VENV)/.lint-tools ## Every check below, even after one fails; lists the failures
+	@failed=""; for c in $(LINT_CHECKS); do \
+		echo "--- lint-$$c"; $(MAKE) --no-print-directory lint-$$c || failed="$$failed lint-$$c"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "lint: FAILED:$$failed"; exit 1; fi; echo "lint: all $(words $(LINT_CHECKS)) checks passed"
+lint-rustfmt: # lists the files; `cargo fmt --all -- --check` shows the diffs
+	cargo fmt --all -- --check --files-with-diff
+lint-clippy:
+	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --locked --all-targets -- -D warnings
+lint-ruff: $(VENV)/.lint-tools
+	ruff check --output-format concise .
+lint-ruff-format: $(VENV)/.lint-tools
+	ruff format --check --output-format concise .
+lint-stubtest:
+	$(PY) -m mypy.stubtest ferrostator._core --allowlist typing/stubtest_allowlist.txt
+lint-mypy-example:
+	$(PY) -m mypy --strict typing/usage_example.py
+lint-mypy:
+	$(PY) -m mypy python/ferrostator
+lint-workflows: $(VENV)/.lint-tools
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
