@@ -7,6 +7,7 @@ once, when the core is first used; the Rust side keeps references to the objects
 It is not a module of its own: there is exactly one copy of each class.
 """
 
+import asyncio as _asyncio
 import enum
 import logging
 import sys
@@ -110,10 +111,14 @@ class ActionNotFoundError(FSMError):
         self.code = ErrorCode.ACTION_NOT_FOUND
 
 
+# Python 3.10: asyncio.TimeoutError is not yet the builtin TimeoutError.
+_TRANSIENT = (OSError, ConnectionError, TimeoutError, _asyncio.TimeoutError)
+
+
 def is_transient_error(exc):
     """Return True if *exc* is a network/I/O error that may succeed on retry
     (OSError, ConnectionError, TimeoutError and their subclasses)."""
-    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+    return isinstance(exc, _TRANSIENT)
 
 
 if sys.version_info >= (3, 14):

@@ -504,7 +504,7 @@ impl ExecutionResult {
 
     /// Stamps completion now.
     pub fn complete(&self) {
-        let old = std::mem::replace(&mut lock(&self.fields).completed_at, Some(Stamp::Micros(now_us())));
+        let old = lock(&self.fields).completed_at.replace(Stamp::Micros(now_us()));
         drop(old);
     }
 

@@ -186,7 +186,16 @@ pub fn is_exception(py: Python<'_>, err: &PyErr) -> bool {
 /// `is_transient_error`: OSError and its subclasses (ConnectionError, TimeoutError).
 #[inline]
 pub fn is_transient(error: &Bound<'_, PyAny>) -> bool {
-    error.is_instance_of::<PyOSError>()
+    if error.is_instance_of::<PyOSError>() {
+        return true;
+    }
+    // Python 3.10: asyncio.TimeoutError is not yet the builtin TimeoutError.
+    let py = error.py();
+    py.version_info() < (3, 11)
+        && defs(py)
+            .and_then(|d| d.asyncio_module.bind(py).getattr(intern!(py, "TimeoutError")))
+            .and_then(|t| error.is_instance(&t))
+            .unwrap_or(false)
 }
 
 /// `ActionNotFoundError(message, action_name=name)`.

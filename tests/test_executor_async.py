@@ -398,8 +398,14 @@ async def test_parallel_retries_and_timeouts_are_per_spec(impl):
     reg.register("b", b)
     with patch("asyncio.sleep", new_callable=AsyncMock) as sleep:
         res = await impl.ActionExecutor(reg).async_execute_parallel(
-            _tr(impl, [impl.ActionSpec("a", retry=5, retry_backoff=0.1),
-                       impl.ActionSpec("b", timeout=0.01)]), {}
+            _tr(
+                impl,
+                [
+                    impl.ActionSpec("a", retry=5, retry_backoff=0.1),
+                    impl.ActionSpec("b", timeout=0.01),
+                ],
+            ),
+            {},
         )
     assert counts == {"a": 3, "b": 1}
     assert sorted(c.args[0] for c in sleep.call_args_list) == [0.1, 0.2]

@@ -8,6 +8,7 @@ import contextvars
 import inspect
 import logging
 import re
+import sys
 import types
 
 import pytest
@@ -167,8 +168,12 @@ async def test_parallel_context_vars_do_not_leak(impl):
     def sync_reader(ctx):
         seen["sync_reader"] = VAR.get()
 
-    for name, fn in [("setter", setter), ("reader", reader), ("sync_setter", sync_setter),
-                     ("sync_reader", sync_reader)]:
+    for name, fn in [
+        ("setter", setter),
+        ("reader", reader),
+        ("sync_setter", sync_setter),
+        ("sync_reader", sync_reader),
+    ]:
         reg.register(name, fn)
     token = VAR.set("caller")
     try:
@@ -189,6 +194,7 @@ async def test_parallel_context_vars_do_not_leak(impl):
 
 
 @pytest.mark.asyncio
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout() is Python 3.11+")
 async def test_asyncio_timeout_inside_one_action_cuts_only_that_action(impl):
     reg = impl.ActionRegistry()
 
@@ -265,8 +271,15 @@ async def test_parallel_params_seen_at_start(impl):
     reg.register("s", lambda ctx: seen.setdefault("s", ctx.get("_action_params")))
     ctx = {}
     await impl.ActionExecutor(reg).async_execute_parallel(
-        _tr(impl, [impl.ActionSpec("a", {"p": "A"}), impl.ActionSpec("b", {"p": "B"}),
-                   impl.ActionSpec("s", {"p": "S"})]), ctx
+        _tr(
+            impl,
+            [
+                impl.ActionSpec("a", {"p": "A"}),
+                impl.ActionSpec("b", {"p": "B"}),
+                impl.ActionSpec("s", {"p": "S"}),
+            ],
+        ),
+        ctx,
     )
     assert seen == {"a": {"p": "A"}, "b": {"p": "B"}, "s": {"p": "S"}}
     assert "_action_params" not in ctx
@@ -365,8 +378,9 @@ async def test_phased_reads_phase_attributes_not_all_action_specs(impl):
         reg.register(n, lambda ctx, n=n: calls.append(n))
 
     def duck(name):
-        return types.SimpleNamespace(name=name, params={}, has_params=False, timeout=None,
-                                     retry=0, retry_backoff=1.0)
+        return types.SimpleNamespace(
+            name=name, params={}, has_params=False, timeout=None, retry=0, retry_backoff=1.0
+        )
 
     tr = types.SimpleNamespace(
         success=True,
@@ -394,7 +408,10 @@ async def test_async_paths_accept_pystator_objects(impl, ps):
 
     reg.register("a", a)
     tr = ps.TransitionResult.success_result(
-        "s", "t", "go", actions=(ps.ActionSpec("a", {"p": 1}),),
+        "s",
+        "t",
+        "go",
+        actions=(ps.ActionSpec("a", {"p": 1}),),
         on_exit=(ps.ActionSpec.from_config({"increment": "n"}),),
     )
     ex = impl.ActionExecutor(reg)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from unittest.mock import call, patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
 
 def _tr(impl, actions=(), on_exit=(), on_enter=()):

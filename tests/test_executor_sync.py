@@ -8,10 +8,12 @@ import inspect
 import logging
 import re
 import types
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
 
 def _tr(impl, actions=(), on_exit=(), on_enter=()):
@@ -78,9 +80,7 @@ def test_constructor_arguments(impl):
         impl.ExecutionMode.PHASED,
         True,
     )
-    kw = impl.ActionExecutor(
-        registry=reg, strict=True, default_mode=impl.ExecutionMode.PARALLEL
-    )
+    kw = impl.ActionExecutor(registry=reg, strict=True, default_mode=impl.ExecutionMode.PARALLEL)
     assert kw.strict is True
     assert kw.default_mode is impl.ExecutionMode.PARALLEL
 
@@ -434,7 +434,9 @@ def test_validate_actions_exist(impl):
     )
     assert ex.validate_actions_exist(tr) == ["m0", "m1", "m1"]
     assert ex.validate_actions_exist(_tr(impl, ["a"])) == []
-    failed = impl.TransitionResult(False, "s", None, "t", actions_to_execute=(impl.ActionSpec("z"),))
+    failed = impl.TransitionResult(
+        False, "s", None, "t", actions_to_execute=(impl.ActionSpec("z"),)
+    )
     assert ex.validate_actions_exist(failed) == ["z"]
 
 
@@ -474,7 +476,9 @@ def test_executor_accepts_pystator_objects(impl, ps):
     reg.register("a", lambda ctx: seen.append(ctx.get("_action_params")) or "A")
     reg.register("b", lambda ctx: "B")
     tr = ps.TransitionResult.success_result(
-        "s", "t", "go",
+        "s",
+        "t",
+        "go",
         actions=(ps.ActionSpec("a", {"p": 1}),),
         on_exit=(ps.ActionSpec.from_config({"set": {"k": 1}}),),
         on_enter=(ps.ActionSpec("b"),),

@@ -283,8 +283,11 @@ async def test_transient_error_outside_action_is_logged_and_retried(impl, caplog
     ctx = _FlakyContext(fails=1)
     with patch("time.sleep") as sleep, patch("asyncio.sleep", new_callable=AsyncMock) as asleep:
         results = await _run_path(
-            impl, impl.ActionExecutor(reg), path,
-            impl.ActionSpec("x", {"p": 1}, retry=2, retry_backoff=0.5), ctx,
+            impl,
+            impl.ActionExecutor(reg),
+            path,
+            impl.ActionSpec("x", {"p": 1}, retry=2, retry_backoff=0.5),
+            ctx,
         )
     assert results == [impl.ActionResult.ok("x", "ran")]
     assert seen == [{"_action_params": {"p": 1}}]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import enum
 import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
 
 class _EqualsEverything:

@@ -96,7 +96,9 @@ async def run_async(transition: TransitionResult, executor: ActionExecutor) -> l
     lines.append(describe("async", sequential))
     parallel = await executor.async_execute_parallel(transition, {"amount": 10})
     lines.append(describe("parallel", parallel))
-    phased = await executor.async_execute_with_mode(transition, {"amount": 10}, ExecutionMode.PHASED)
+    phased = await executor.async_execute_with_mode(
+        transition, {"amount": 10}, ExecutionMode.PHASED
+    )
     lines.append(describe("phased", phased))
     receipt: ActionResult = await registry.async_execute("send_receipt", {})
     lines.append(f"registry   send_receipt -> {receipt.result!r} ({receipt.status.value})")
@@ -106,7 +108,8 @@ async def run_async(transition: TransitionResult, executor: ActionExecutor) -> l
 def main() -> None:
     transition = build_transition()
     assert transition.state_changed and transition.target_state == "paid"
-    print(f"transition {transition.source_state} -> {transition.target_state}: {', '.join(transition.all_actions)}")
+    actions = ", ".join(transition.all_actions)
+    print(f"transition {transition.source_state} -> {transition.target_state}: {actions}")
 
     executor = ActionExecutor(registry, stop_on_error=False)
     assert executor.validate_actions_exist(transition) == []
@@ -124,11 +127,15 @@ def main() -> None:
     for line in asyncio.run(run_async(transition, executor)):
         print(line)
 
-    failure = TransitionResult.failure_result("paid", "refund", FSMError("no refunds after shipping"))
+    failure = TransitionResult.failure_result(
+        "paid", "refund", FSMError("no refunds after shipping")
+    )
     nothing = executor.execute(failure, {})
     print(f"failed transition: {nothing.action_count} actions run, error: {failure.error}")
-    print(f"registered: {', '.join(registry.list_actions())}; "
-          f"charge_card metadata: {registry.get_metadata('charge_card')}")
+    print(
+        f"registered: {', '.join(registry.list_actions())}; "
+        f"charge_card metadata: {registry.get_metadata('charge_card')}"
+    )
 
 
 if __name__ == "__main__":

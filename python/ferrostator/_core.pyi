@@ -16,9 +16,20 @@ import asyncio
 from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar, Final, Generic, Literal, Protocol, TypeVar, final, overload
+from typing import (
+    Any,
+    ClassVar,
+    Final,
+    Generic,
+    Literal,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    final,
+    overload,
+)
 
-from typing_extensions import Self, TypeAlias, disjoint_base
+from typing_extensions import Self, disjoint_base
 
 __all__ = [
     "_Attempt",
@@ -135,7 +146,9 @@ class ActionNotFoundError(FSMError):
     """
 
     action_name: str
-    def __init__(self, message: str, action_name: str, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, action_name: str, context: dict[str, Any] | None = None
+    ) -> None:
         """Create the error; ``action_name`` is also recorded in ``context``."""
 
 def is_transient_error(exc: BaseException) -> bool:
@@ -307,7 +320,17 @@ class TransitionResult:
         metadata: Additional context.
     """
 
-    __match_args__ = ("success", "source_state", "target_state", "trigger", "actions_to_execute", "on_exit_actions", "on_enter_actions", "error", "metadata")
+    __match_args__ = (
+        "success",
+        "source_state",
+        "target_state",
+        "trigger",
+        "actions_to_execute",
+        "on_exit_actions",
+        "on_enter_actions",
+        "error",
+        "metadata",
+    )
     def __new__(
         cls,
         success: bool,
@@ -396,12 +419,18 @@ class TransitionResult:
 
     @classmethod
     def failure_result(
-        cls, source_state: str, trigger: str, error: FSMError, metadata: Mapping[str, Any] | None = None
+        cls,
+        source_state: str,
+        trigger: str,
+        error: FSMError,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Self:
         """Create a failed transition result (``target_state`` None, no actions)."""
 
     @classmethod
-    def no_op_result(cls, current_state: str, trigger: str, metadata: Mapping[str, Any] | None = None) -> Self:
+    def no_op_result(
+        cls, current_state: str, trigger: str, metadata: Mapping[str, Any] | None = None
+    ) -> Self:
         """Create a no-op result: stay in the same state, no actions; ``metadata``
         gets ``no_op=True`` and ``reason="no_matching_transition"``."""
 
@@ -473,7 +502,13 @@ class ExecutionResult:
         completed_at: When execution finished (aware UTC), None until then.
     """
 
-    __match_args__ = ("transition_result", "action_results", "execution_mode", "started_at", "completed_at")
+    __match_args__ = (
+        "transition_result",
+        "action_results",
+        "execution_mode",
+        "started_at",
+        "completed_at",
+    )
     __hash__: ClassVar[None]  # type: ignore[assignment]
     transition_result: TransitionResult
     action_results: list[ActionResult]
@@ -530,7 +565,9 @@ class RegistryCore:
     def __init__(self) -> None:
         """Create an empty registry."""
 
-    def register(self, name: str, func: _ActionCallable, metadata: Mapping[str, Any] | None = None) -> None:
+    def register(
+        self, name: str, func: _ActionCallable, metadata: Mapping[str, Any] | None = None
+    ) -> None:
         """Register an action function (sync, or async: a coroutine function or an
         object whose ``__call__`` is one). Thread-safe.
 
@@ -563,7 +600,7 @@ class RegistryCore:
     def is_async(self, name: str) -> bool:
         """Return True if the named action is an async function."""
 
-    def execute(self, name: str, context: _Context, raise_on_error: bool = False) -> ActionResult:
+    def execute(self, name: str, context: _Context, raise_on_error: object = None) -> ActionResult:
         """Execute a single named action synchronously.
 
         An exception raised by the action is returned in a failed result, or raised
@@ -574,7 +611,9 @@ class RegistryCore:
             ActionNotFoundError: if no action is registered under ``name``.
         """
 
-    def execute_all(self, actions: Iterable[str], context: _Context, stop_on_error: bool = False) -> list[ActionResult]:
+    def execute_all(
+        self, actions: Iterable[str], context: _Context, stop_on_error: object = None
+    ) -> list[ActionResult]:
         """Execute several actions in order; a missing name gives a failed result
         (with ActionNotFoundError). With ``stop_on_error=True``, halt after the first
         failure. Returns the results in execution order."""
@@ -654,7 +693,9 @@ class ExecutorCore:
 
     @default_mode.setter
     def default_mode(self, value: ExecutionMode) -> None: ...
-    def execute(self, transition_result: _TransitionResultLike, context: _Context) -> ExecutionResult:
+    def execute(
+        self, transition_result: _TransitionResultLike, context: _Context
+    ) -> ExecutionResult:
         """Execute all actions of a transition result sequentially (exit ->
         transition -> enter). A failed transition executes nothing. Async actions
         cannot run here and give failed results (use ``async_execute``).
@@ -674,7 +715,9 @@ class ExecutorCore:
             ActionNotFoundError: in strict mode, for an action that is not registered.
         """
 
-    def execute_specific(self, action_names: Iterable[str], context: _Context) -> list[ActionResult]:
+    def execute_specific(
+        self, action_names: Iterable[str], context: _Context
+    ) -> list[ActionResult]:
         """Execute specific actions by name sequentially (no params, no retries).
 
         Raises:
@@ -692,7 +735,9 @@ class ExecutorCore:
             ActionNotFoundError: in strict mode, if the action is not registered.
         """
 
-    def execute_action_specs(self, actions: Iterable[_ActionSpecLike], context: _Context) -> list[ActionResult]:
+    def execute_action_specs(
+        self, actions: Iterable[_ActionSpecLike], context: _Context
+    ) -> list[ActionResult]:
         """Execute several ActionSpecs sequentially, honouring ``stop_on_error``.
 
         Raises:
@@ -749,16 +794,18 @@ def _sequential_start(
 ) -> ExecutionResult | _Run[ExecutionResult]:
     """``ActionExecutor.async_execute``: the finished ExecutionResult, or a _Run to await."""
 
-def _spec_start(executor: ExecutorCore, action: _ActionSpecLike, context: _Context) -> ActionResult | _Run[ActionResult]:
+def _spec_start(
+    executor: ExecutorCore, action: _ActionSpecLike, context: _Context
+) -> ActionResult | _Run[ActionResult]:
     """``ActionExecutor.async_execute_action_spec``: the ActionResult, or a _Run to await."""
 
 def _registry_start(
-    registry: RegistryCore, name: str, context: _Context, raise_on_error: bool = False
+    registry: RegistryCore, name: str, context: _Context, raise_on_error: object = None
 ) -> ActionResult | _Run[ActionResult]:
     """``ActionRegistry.async_execute``: the ActionResult, or a _Run to await."""
 
 def _registry_all_start(
-    registry: RegistryCore, actions: Iterable[str], context: _Context, stop_on_error: bool = False
+    registry: RegistryCore, actions: Iterable[str], context: _Context, stop_on_error: object = None
 ) -> list[ActionResult] | _Run[list[ActionResult]]:
     """``ActionRegistry.async_execute_all``: the results list, or a _Run to await."""
 
@@ -777,7 +824,10 @@ def _phased_start(
 
 @overload
 def _fan_out(
-    executor: ExecutorCore, specs: Iterable[_ActionSpecLike], context: _Context, names: Literal[False] = False
+    executor: ExecutorCore,
+    specs: Iterable[_ActionSpecLike],
+    context: _Context,
+    names: Literal[False] = False,
 ) -> _Batch[list[ActionResult]]:
     """One parallel batch of specs (or of names, when ``names`` is true): a _Batch
     whose ``finish`` gives the list of results. Must be called with an asyncio event
@@ -787,6 +837,5 @@ def _fan_out(
 def _fan_out(
     executor: ExecutorCore, specs: Iterable[str], context: _Context, names: Literal[True]
 ) -> _Batch[list[ActionResult]]: ...
-
 def _complete(er: ExecutionResult) -> ExecutionResult:
     """Mark an ExecutionResult completed now and return it."""

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install a built ferrostator wheel into a fresh venv (a real install, not editable) and run
+# the pytest suite against it.
+#
+# The suite runs from a copy of tests/ (and of pyproject.toml, for the pytest settings) in
+# a scratch directory, so neither the repository root nor its python/ directory is on
+# sys.path; tests/ecosystem/installed_plugin.py aborts the run if ferrostator is imported
+# from anywhere but the venv.
+#
+# Usage: scripts/test_wheel.sh [--python PY] [--wheels DIR] [--venv DIR] [--no-reference] [-- PYTEST_ARGS...]
+#   --python        interpreter to build the venv from (default: python3); the wheel for it
+#                   must be in --wheels
+#   --wheels        directory holding the wheel(s) (default: dist); the newest compatible
+#                   wheel of the version in Cargo.toml is installed, from there only
+#   --venv          the venv to (re)create (default: .venvs/wheel-test)
+#   --no-reference  do not install pystator (the reference comparisons then skip); it is
+#                   installed on CPython >= 3.11 with the GIL otherwise
+# Used by `make test-wheel` and by the test job of .github/workflows/wheels.yml.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+python=python3
+wheels=$root/dist
+venv=$root/.venvs/wheel-test
+reference=auto
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --python) python=$2; shift 2 ;;
+    --wheels) wheels=$2; shift 2 ;;
+    --venv) venv=$2; shift 2 ;;
+    --no-reference) reference=no; shift ;;
+    --) shift; break ;;
+    *) echo "test_wheel: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+wheels=$(cd "$wheels" && pwd)
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n1)
+
+mkdir -p "$(dirname "$venv")"
+[ "$(basename "$(dirname "$venv")")" = .venvs ] && [ ! -e "$(dirname "$venv")/.gitignore" ] &&
+    echo '*' >"$(dirname "$venv")/.gitignore"
+rm -rf "$venv"
+"$python" -m venv "$venv"
+venv=$(cd "$venv" && pwd)
+vbin=$venv/bin
+[ -d "$venv/Scripts" ] && vbin=$venv/Scripts
+vpy=$vbin/python
+
+# The package from the wheel directory alone (--no-index: never an sdist, never PyPI).
+"$vpy" -m pip install -q --no-index --find-links "$wheels" --only-binary ferrostator "ferrostator==$version"
+reqs=(-r "$root/requirements-test.txt")
+if [ "$reference" = auto ] && "$vpy" -c 'import sys, sysconfig; sys.exit(not (sys.version_info >= (3, 11) and not sysconfig.get_config_var("Py_GIL_DISABLED")))'; then
+    reqs+=(-r "$root/requirements-reference.txt")
+fi
+"$vpy" -m pip install -q "${reqs[@]}"
+echo "test_wheel: installed $("$vpy" -m pip show ferrostator | sed -n 's/^Version: //p') into $venv ($("$vpy" -c 'import sys; print(sys.version.split()[0])'))"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -R "$root/tests" "$work/tests"
+cp "$root/pyproject.toml" "$work/pyproject.toml"
+cp "$root/tests/ecosystem/installed_plugin.py" "$work/installed_plugin.py"
+cd "$work"
+"$vpy" -c 'import os, ferrostator, ferrostator._core as c; print("test_wheel: testing", ferrostator.__file__, "with", os.path.basename(c.__file__))'
+# `python -m` puts the scratch directory (tests/, pyproject.toml, the plugin: no
+# ferrostator) first on sys.path; the venv's own prefix is what the plugin expects.
+FERROSTATOR_EXPECT_UNDER=$("$vpy" -c 'import sys; print(sys.prefix)') \
+    "$vpy" -m pytest -p installed_plugin -p no:cacheprovider "$@"
