@@ -352,13 +352,18 @@ def _mutations(parallel: bool) -> st.SearchStrategy:
 
 
 @st.composite
-def action_defs(draw: Any, name: str, sync_only: bool, parallel: bool) -> ActionDef:
+def action_defs(
+    draw: Any, name: str, sync_only: bool, parallel: bool, sync_base_exc: bool = True
+) -> ActionDef:
     # DELIBERATE DIFFERENCE 1: scenarios that use sync entry points register only
     # sync actions.  DELIBERATE DIFFERENCE 2: no sync callable returns an awaitable.
     kind = draw(st.sampled_from(SYNC_KINDS if sync_only else SYNC_KINDS + ASYNC_KINDS))
     is_async = kind in ASYNC_KINDS
     # AbortRun and CancelledError are BaseExceptions: they escape the executors.
-    raisable = PERMANENT + TRANSIENT + ("AbortRun", "CancelledError")
+    # (sync_base_exc=False: DELIBERATE DIFFERENCE 6, see fan_out_differs)
+    raisable = PERMANENT + TRANSIENT
+    if is_async or sync_base_exc:
+        raisable += ("AbortRun", "CancelledError")
     final = draw(
         st.one_of(
             st.tuples(
@@ -481,11 +486,20 @@ def _some(elements: st.SearchStrategy, max_size: int) -> st.SearchStrategy:
 
 @st.composite
 def op_defs(
-    draw: Any, entries: tuple, parallel: bool, registered: tuple, suspending: tuple
+    draw: Any,
+    entries: tuple,
+    parallel: bool,
+    registered: tuple,
+    suspending: tuple,
+    tasked: frozenset | None = None,
 ) -> OpDef:
+    """``tasked``: if not None, a fan-out op gets a ticker or a cancellation only if
+    every item of its batches is in ``tasked`` (DELIBERATE DIFFERENCE 6)."""
     op = draw(_op_core(entries, parallel, registered, suspending))
     style = draw(st.sampled_from(["positional", "keyword"]))
     if op.entry in SYNC_ENTRIES:
+        return dataclasses.replace(op, style=style)
+    if tasked is not None and fans_out(op) and not _only_tasked_items(op, tasked):
         return dataclasses.replace(op, style=style)
     return dataclasses.replace(
         op,
@@ -493,6 +507,67 @@ def op_defs(
         cancel_after=draw(st.sampled_from([OMIT, OMIT, OMIT, OMIT, OMIT, 0, 1, 2, 3, 5])),
         ticker=draw(st.sampled_from([False, False, True])),
     )
+
+
+FAN_OUT_ENTRIES = (
+    "executor.async_execute_parallel",
+    "executor.async_execute_phased",
+    "executor.async_execute_specific_parallel",
+    "executor.async_execute_action_specs_parallel",
+)
+
+
+def fans_out(op: OpDef) -> bool:
+    """Whether the operation runs a parallel or phased batch."""
+    if op.entry in FAN_OUT_ENTRIES:
+        return True
+    return op.entry == "executor.async_execute_with_mode" and op.mode in (
+        "PARALLEL",
+        "PHASED",
+        "raw:parallel",
+        "raw:phased",
+    )
+
+
+def _tasked_names(actions: tuple) -> frozenset:
+    """Names whose batch items pystator and ferrostator both run in Tasks: async
+    actions, provided no action unregisters anything (a missing name is skipped
+    inline)."""
+    if any(m[0] == "unregister" for a in actions for m in a.mutations):
+        return frozenset()
+    return frozenset(a.name for a in actions if a.kind in ASYNC_KINDS)
+
+
+def _only_tasked_items(op: OpDef, tasked: frozenset) -> bool:
+    if op.entry == "executor.async_execute_specific_parallel":
+        return all(n in tasked for n in op.names)
+    return all(d.how in ("ctor", "config", "config_str") and d.name in tasked for d in op.specs)
+
+
+def fan_out_differs(sc: Scenario) -> bool:
+    """DELIBERATE DIFFERENCE 6 (README, "Deliberate differences"): parallel/phased
+    batches run their leading sync items (sync actions, effects, skips of missing
+    actions) inline, in the caller's step, where pystator gives every item a gather
+    Task that starts on the next loop iteration.  A concurrent Task (the ticker) or a
+    cancellation of the caller sees that, and a batch with no suspending item
+    finishes without yielding at all; a BaseException raised by an inline sync
+    action propagates before the later items of the batch start.  True if the
+    scenario may show that: a fan-out op with a ticker or a cancellation whose
+    items are not all async actions, or any fan-out op in a scenario where a sync
+    action raises a BaseException.  Everything else in a fan-out must match."""
+    base = ("AbortRun", "CancelledError")
+    sync_base = any(
+        a.kind in SYNC_KINDS and a.final[0] == "raise" and a.final[1] in base for a in sc.actions
+    )
+    tasked = _tasked_names(sc.actions)
+    for op in sc.ops:
+        if not fans_out(op):
+            continue
+        if sync_base:
+            return True
+        if (op.ticker or op.cancel_after is not OMIT) and not _only_tasked_items(op, tasked):
+            return True
+    return False
 
 
 @st.composite
@@ -543,13 +618,15 @@ def _op_core(
 
 
 @st.composite
-def scenarios(draw: Any, flavour: str | None = None) -> Scenario:
+def scenarios(draw: Any, flavour: str | None = None, deliberate_fan_out: bool = True) -> Scenario:
     """Three flavours.  "sync": only sync actions, sync and sequential async entry
     points (DELIBERATE DIFFERENCE 1).  "sequential": any actions, sequential async
     entry points.  "parallel": every async entry point, with the parallel rules
     (DELIBERATE DIFFERENCE 3): the params key is absent from the initial context
     and written by nobody but the executor, only specs whose action runs without
-    suspending (and without a timeout) carry params."""
+    suspending (and without a timeout) carry params.  ``deliberate_fan_out=False``
+    also keeps parallel scenarios out of DELIBERATE DIFFERENCE 6
+    (``fan_out_differs``)."""
     if flavour is None:
         flavour = draw(st.sampled_from(["parallel", "sync", "sequential"]))
     parallel = flavour == "parallel"
@@ -564,7 +641,12 @@ def scenarios(draw: Any, flavour: str | None = None) -> Scenario:
     entries += tuple(e for e in entries if e.startswith("executor.") and "specific" not in e)
     n_actions = draw(st.sampled_from([2, 3, 4, 1, 2, 3, 4, 1, 0]))
     registered = REGISTERED[:n_actions]
-    actions = tuple(draw(action_defs(name, sync_only, parallel)) for name in registered)
+    # deliberate_fan_out=False: generate no scenario where fan_out_differs
+    avoid = parallel and not deliberate_fan_out
+    actions = tuple(
+        draw(action_defs(name, sync_only, parallel, sync_base_exc=not avoid)) for name in registered
+    )
+    tasked = _tasked_names(actions) if avoid else None
     suspending = tuple(
         a.name
         for a in actions
@@ -581,7 +663,11 @@ def scenarios(draw: Any, flavour: str | None = None) -> Scenario:
         actions=actions,
         ops=tuple(
             draw(
-                st.lists(op_defs(entries, parallel, registered, suspending), min_size=1, max_size=4)
+                st.lists(
+                    op_defs(entries, parallel, registered, suspending, tasked),
+                    min_size=1,
+                    max_size=4,
+                )
             )
         ),
         initial_context=tuple(initial),
