@@ -86,6 +86,19 @@ pub fn _spec_start(
     start(py, driver)
 }
 
+/// A driver with registry semantics (no executor: no params, retries or effects).
+fn registry_driver(
+    py: Python<'_>,
+    registry: &Bound<'_, Registry>,
+    kind: Kind,
+    ctx: &Bound<'_, PyAny>,
+    items: Vec<Item>,
+    stop_rule: StopRule,
+    finish: Finish,
+) -> Driver {
+    Driver::new(py, None, registry.clone().unbind(), kind, ctx.clone().unbind(), items, None, stop_rule, finish)
+}
+
 /// `ActionRegistry.async_execute`: the ActionResult, or a Run to await.
 #[pyfunction]
 #[pyo3(signature = (registry, name, context, raise_on_error = None))]
@@ -98,18 +111,7 @@ pub fn _registry_start(
 ) -> PyResult<Py<PyAny>> {
     let kind = Kind::Registry { raise_on_error: truthy(raise_on_error)?, missing_fails: false };
     let items = vec![Item::Name(name.clone().unbind())];
-    let driver = Driver::new(
-        py,
-        None,
-        registry.clone().unbind(),
-        kind,
-        context.clone().unbind(),
-        items,
-        None,
-        StopRule::Never,
-        Finish::Single,
-    );
-    start(py, driver)
+    start(py, registry_driver(py, registry, kind, context, items, StopRule::Never, Finish::Single))
 }
 
 /// `ActionRegistry.async_execute_all`: the results list, or a Run to await.
@@ -125,18 +127,7 @@ pub fn _registry_all_start(
     let kind = Kind::Registry { raise_on_error: false, missing_fails: true };
     let items = actions.try_iter()?.map(|n| n.map(|n| Item::Name(n.unbind()))).collect::<PyResult<Vec<_>>>()?;
     let rule = if truthy(stop_on_error)? { StopRule::Always } else { StopRule::Never };
-    let driver = Driver::new(
-        py,
-        None,
-        registry.clone().unbind(),
-        kind,
-        context.clone().unbind(),
-        items,
-        None,
-        rule,
-        Finish::List,
-    );
-    start(py, driver)
+    start(py, registry_driver(py, registry, kind, context, items, rule, Finish::List))
 }
 
 /// Marks an ExecutionResult completed now and returns it.

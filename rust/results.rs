@@ -10,20 +10,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 use crate::defs::defs;
-use crate::util::{datetime_from_us, now_us};
-
-/// Compares two field lists the way tuple equality does (identity first, then `==`).
-fn fields_equal(py: Python<'_>, a: &[Py<PyAny>], b: &[Py<PyAny>]) -> PyResult<bool> {
-    for (x, y) in a.iter().zip(b.iter()) {
-        if x.is(y) {
-            continue;
-        }
-        if !x.bind(py).eq(y.bind(py))? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
+use crate::util::{bool_object, datetime_from_us, fields_equal, now_us};
 
 /// `Name(field=value!r, ...)`, with "..." for a recursive reference like
 /// `dataclasses`' `recursive_repr`.
@@ -72,10 +59,6 @@ fn reduce_with_dict<'py>(slf: &Bound<'py, PyAny>, args: Bound<'py, PyTuple>) -> 
 /// replaced are dropped after it is released.
 fn lock<T>(fields: &Mutex<T>) -> MutexGuard<'_, T> {
     fields.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
-    pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()
 }
 
 /// The five fields of an ActionResult.

@@ -10,7 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
 
 use crate::results::dataclass_repr;
-use crate::util::{display, type_error, type_name};
+use crate::util::{bool_object, display, fields_equal, type_error, type_name};
 
 /// The declarative effect types, in the order `from_config` looks for them.
 pub const EFFECT_TYPES: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
@@ -28,19 +28,6 @@ fn frozen_error(py: Python<'_>, field: &str) -> PyErr {
         },
         Err(err) => err,
     }
-}
-
-fn equal_fields(py: Python<'_>, a: &[Py<PyAny>], b: &[Py<PyAny>]) -> PyResult<bool> {
-    for (x, y) in a.iter().zip(b) {
-        if !x.is(y) && !x.bind(py).eq(y.bind(py))? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
-    pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()
 }
 
 /// Validates a real number field: an int or a float that is not NaN. Negative and
@@ -252,7 +239,7 @@ impl ActionSpec {
             return Ok(py.NotImplemented());
         }
         let other = other.cast::<ActionSpec>()?;
-        let equal = equal_fields(py, &slf.get().fields(py), &other.get().fields(py))?;
+        let equal = fields_equal(py, &slf.get().fields(py), &other.get().fields(py))?;
         Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
     }
 
@@ -576,7 +563,7 @@ impl TransitionResult {
             return Ok(py.NotImplemented());
         }
         let other = other.cast::<TransitionResult>()?;
-        let equal = equal_fields(py, &slf.get().fields(py), &other.get().fields(py))?;
+        let equal = fields_equal(py, &slf.get().fields(py), &other.get().fields(py))?;
         Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
     }
 

@@ -38,6 +38,22 @@ pub fn name_key<'a>(name: &'a Bound<'_, PyString>) -> PyResult<std::borrow::Cow<
     }
 }
 
+/// Python's `True` or `False`.
+pub fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()
+}
+
+/// Compares two field lists the way tuple equality does (identity first, then `==`):
+/// the `__eq__` of the dataclass-like types.
+pub fn fields_equal(py: Python<'_>, a: &[Py<PyAny>], b: &[Py<PyAny>]) -> PyResult<bool> {
+    for (x, y) in a.iter().zip(b) {
+        if !x.is(y) && !x.bind(py).eq(y.bind(py))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// A flag argument taken by truthiness, as Python code would (None when omitted).
 pub fn truthy(value: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
     value.map_or(Ok(false), |v| v.is_truthy())
