@@ -5,7 +5,7 @@ use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::results::{result_error, ActionResult, Res};
+use crate::results::{ActionResult, Res};
 use crate::spec::Job;
 use crate::util::{display, is_exception, is_transient, log, log_exception, params_key};
 
@@ -40,10 +40,10 @@ pub fn after_attempt(
     let name = &job.name;
     match outcome {
         Outcome::Result(result) => {
-            if result.ok || last {
+            if result.ok() || last {
                 return Ok(Next::Done(result));
             }
-            if let Some(error) = result_error(result.obj.bind(py)) {
+            if let Some(error) = result.error(py) {
                 if !is_transient(&error) {
                     if log_execution {
                         log(

@@ -416,7 +416,7 @@ impl Action {
                     return match outcome {
                         Outcome::Result(result) => {
                             if raise_on_error {
-                                if let Some(error) = crate::results::result_error(result.obj.bind(py)) {
+                                if let Some(error) = result.error(py) {
                                     return Err(PyErr::from_value(error));
                                 }
                             }
@@ -775,17 +775,17 @@ impl Driver {
         }
         let exec = self.executor.as_ref().map(|e| e.get());
         match exec {
-            Some(exec) => match exec.prepare(py, &job, ctx)? {
+            Some(exec) => match exec.prepare(py, &job, ctx, &mut None)? {
                 Prepared::Done(result) => Ok(Err(result)),
-                Prepared::Run(entry) => Ok(Ok(Action::new(job.unbind(), Some(entry)))),
+                Prepared::Run(entry) => Ok(Ok(Action::new(job.unbind(), Some(entry.clone())))),
             },
             None => Err(PyRuntimeError::new_err("no executor")),
         }
     }
 
     fn record(&mut self, py: Python<'_>, result: Res) -> PyResult<()> {
-        let failed = !result.ok;
-        self.results.bind(py).append(result.obj)?;
+        let failed = !result.ok();
+        self.results.bind(py).append(result.into_object(py)?)?;
         let stop = match self.stop_rule {
             StopRule::Never => false,
             StopRule::Always => true,

@@ -3,7 +3,7 @@
 //! The sync paths live here entirely; the async paths are driven by `driver.rs`
 //! and fanned out by the Python layer.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
@@ -14,7 +14,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use crate::attempt::{after_attempt, backoff_delay, finish_params, set_params, Next, Outcome};
 use crate::defs::defs;
 use crate::effects;
-use crate::registry::{Called, Entry, Registry};
+use crate::registry::{Called, Entry, Registry, Snapshot};
 use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
 use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
 use crate::util::{action_not_found, log, type_error};
@@ -24,6 +24,8 @@ use crate::util::{name_key, now_us};
 #[pyclass(name = "ExecutorCore", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct Executor {
     registry: ArcSwapOption<Py<Registry>>,
+    /// Bumped after every change of `registry`.
+    registry_generation: AtomicU64,
     default_mode: ArcSwapOption<Py<PyAny>>,
     stop_on_error: AtomicBool,
     log_execution: AtomicBool,
@@ -31,11 +33,22 @@ pub struct Executor {
 }
 
 /// A job after the registry was consulted.
-pub enum Prepared {
+pub enum Prepared<'v> {
     /// Finished without calling anything: an effect or a skipped (missing) action.
     Done(Res),
     /// Registered: run it.
-    Run(Arc<Entry>),
+    Run(&'v Arc<Entry>),
+}
+
+/// The registry as a run of actions reads it: the executor's registry and a snapshot
+/// of its table, reused from one action to the next for as long as neither changed
+/// (two atomic loads per action, rather than loading both again and cloning the
+/// entry). An action that registers, unregisters or swaps the executor's registry is
+/// seen by the very next lookup, as in pystator.
+pub struct RegistryView<'py> {
+    generation: u64,
+    registry: Bound<'py, Registry>,
+    table: Snapshot,
 }
 
 impl Executor {
@@ -46,13 +59,34 @@ impl Executor {
         }
     }
 
-    /// Looks a name up in the current registry (read on every action: the registry
-    /// may be swapped or edited by an action).
-    fn lookup(&self, name: &[u8]) -> PyResult<Option<Arc<Entry>>> {
-        match self.registry.load().as_ref() {
-            Some(reg) => Ok(reg.get().lookup(name)),
-            None => Err(cleared()),
+    fn registry_view<'py>(&self, py: Python<'py>) -> PyResult<RegistryView<'py>> {
+        // Generation first, as in `Registry::snapshot`.
+        let generation = self.registry_generation.load(Ordering::Acquire);
+        let registry = self.registry(py)?;
+        let table = registry.get().snapshot();
+        Ok(RegistryView { generation, registry, table })
+    }
+
+    fn set_registry_to(&self, registry: Option<Py<Registry>>) {
+        self.registry.store(registry.map(Arc::new));
+        self.registry_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// `view`, created or refreshed when the executor's registry or the registry's
+    /// table changed since it was taken.
+    fn current_view<'v, 'py>(
+        &self,
+        py: Python<'py>,
+        view: &'v mut Option<RegistryView<'py>>,
+    ) -> PyResult<&'v RegistryView<'py>> {
+        let current = view.as_ref().is_some_and(|v| {
+            self.registry_generation.load(Ordering::Acquire) == v.generation && v.registry.get().is_current(&v.table)
+        });
+        if !current {
+            // The old view is dropped here, with no borrow of it alive.
+            *view = Some(self.registry_view(py)?);
         }
+        view.as_ref().ok_or_else(cleared)
     }
 
     pub fn stop_on_error(&self) -> bool {
@@ -65,15 +99,33 @@ impl Executor {
 
     /// Effects run here; a missing action is skipped (logged) or, in strict mode,
     /// raises ActionNotFoundError.
-    pub fn prepare(&self, py: Python<'_>, job: &Job<'_>, ctx: &Bound<'_, PyAny>) -> PyResult<Prepared> {
+    pub fn prepare<'v, 'py>(
+        &self,
+        py: Python<'py>,
+        job: &Job<'_>,
+        ctx: &Bound<'_, PyAny>,
+        view: &'v mut Option<RegistryView<'py>>,
+    ) -> PyResult<Prepared<'v>> {
         let name = &job.name;
-        let key = name_key(name)?;
+        let computed;
+        let key: &[u8] = match &job.spec {
+            Some(spec) => &spec.get().key,
+            None => {
+                computed = name_key(name)?;
+                &computed
+            }
+        };
         if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {
             let params = job.params.as_ref();
             let effect = String::from_utf8_lossy(effect);
             return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx)?));
         }
-        if let Some(entry) = self.lookup(&key)? {
+        let table = &self.current_view(py, view)?.table;
+        let found = match &job.spec {
+            Some(spec) => table.get_remembered(key, &spec.get().remembered),
+            None => table.get(key),
+        };
+        if let Some(entry) = found {
             return Ok(Prepared::Run(entry));
         }
         if self.strict.load(Ordering::Relaxed) {
@@ -105,12 +157,13 @@ impl Executor {
         self.registry(py)?.get().get_entry(job.name.as_any())
     }
 
-    /// One synchronous attempt: set params, call, pop params.
+    /// One synchronous attempt: set params, call, pop params. `first` is the entry
+    /// prepared for the first attempt; later attempts look the action up again.
     fn attempt_sync(
         &self,
         py: Python<'_>,
         job: &Job<'_>,
-        first: Option<Arc<Entry>>,
+        first: Option<&Entry>,
         ctx: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
         let name = job.name.as_any();
@@ -122,11 +175,18 @@ impl Executor {
             }
         }
         let outcome = (|| {
-            let entry = match self.entry_for_attempt(py, job, first) {
-                Ok(entry) => entry,
-                Err(err) => return Ok(Outcome::Raised(err)),
+            let again: Arc<Entry>;
+            let entry = match first {
+                Some(entry) => entry,
+                None => match self.entry_for_attempt(py, job, None) {
+                    Ok(entry) => {
+                        again = entry;
+                        &*again
+                    }
+                    Err(err) => return Ok(Outcome::Raised(err)),
+                },
             };
-            Ok(match Registry::call_sync(py, &entry, ctx)? {
+            Ok(match Registry::call_sync(py, entry, ctx)? {
                 Called::Ok(value) => Outcome::Result(ActionResult::new_ok(py, name.clone().unbind(), value)?),
                 Called::Failed(err) => {
                     Outcome::Result(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?)
@@ -138,10 +198,16 @@ impl Executor {
 
     /// Runs one job synchronously with retries (`time.sleep` between attempts, looked
     /// up at each sleep so tests can patch it).
-    pub fn run_sync(&self, py: Python<'_>, job: &Job<'_>, ctx: &Bound<'_, PyAny>) -> PyResult<Res> {
-        let mut first = match self.prepare(py, job, ctx)? {
+    pub fn run_sync<'py>(
+        &self,
+        py: Python<'py>,
+        job: &Job<'_>,
+        ctx: &Bound<'_, PyAny>,
+        view: &mut Option<RegistryView<'py>>,
+    ) -> PyResult<Res> {
+        let mut first = match self.prepare(py, job, ctx, view)? {
             Prepared::Done(result) => return Ok(result),
-            Prepared::Run(entry) => Some(entry),
+            Prepared::Run(entry) => Some(&**entry),
         };
         let mut attempt = 0u64;
         loop {
@@ -163,17 +229,19 @@ impl Executor {
         py: Python<'py>,
         specs: Vec<Bound<'py, PyAny>>,
         ctx: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Vec<Res>> {
         let mut out = Vec::with_capacity(specs.len());
+        let mut view = None;
         for spec in specs {
             let job = Job::from_spec(&spec, false)?;
-            let result = self.run_sync(py, &job, ctx)?;
-            out.push(result.obj);
-            if !result.ok && self.stop_on_error() {
+            let result = self.run_sync(py, &job, ctx, &mut view)?;
+            let stop = !result.ok() && self.stop_on_error();
+            out.push(result);
+            if stop {
                 break;
             }
         }
-        PyList::new(py, out)
+        Ok(out)
     }
 
     pub fn execute_transition(
@@ -184,7 +252,7 @@ impl Executor {
     ) -> PyResult<Py<ExecutionResult>> {
         let started = now_us();
         let view = TransitionView::new(tr);
-        let results = if view.success()? { self.run_specs(py, view.all_specs()?, ctx)? } else { PyList::empty(py) };
+        let results = if view.success()? { self.run_specs(py, view.all_specs()?, ctx)? } else { Vec::new() };
         ExecutionResult::finished(py, tr.clone().unbind(), defs(py)?.mode_sequential.clone_ref(py), results, started)
     }
 }
@@ -219,6 +287,7 @@ impl Executor {
         };
         Ok(Self {
             registry: ArcSwapOption::from_pointee(check_registry(registry)?),
+            registry_generation: AtomicU64::new(0),
             default_mode: ArcSwapOption::from_pointee(default_mode),
             stop_on_error: AtomicBool::new(flag(stop_on_error, false)?),
             log_execution: AtomicBool::new(flag(log_execution, true)?),
@@ -234,7 +303,7 @@ impl Executor {
 
     #[setter(registry)]
     fn set_registry(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.registry.store(Some(Arc::new(check_registry(value)?)));
+        self.set_registry_to(Some(check_registry(value)?));
         Ok(())
     }
 
@@ -323,9 +392,10 @@ impl Executor {
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyList>> {
         let out = PyList::empty(py);
+        let mut view = None;
         for name in action_names.try_iter()? {
             let job = Job::from_name(&name?)?;
-            out.append(self.run_sync(py, &job, context)?.obj)?;
+            out.append(self.run_sync(py, &job, context, &mut view)?.into_object(py)?)?;
         }
         Ok(out.unbind())
     }
@@ -352,7 +422,7 @@ impl Executor {
         action: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<ActionResult>> {
-        Ok(self.run_sync(py, &Job::from_spec(action, false)?, context)?.obj)
+        self.run_sync(py, &Job::from_spec(action, false)?, context, &mut None)?.into_object(py)
     }
 
     /// Execute several ActionSpecs sequentially, honouring stop_on_error.
@@ -362,7 +432,9 @@ impl Executor {
         actions: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyList>> {
-        Ok(self.run_specs(py, spec_list("actions", actions)?, context)?.unbind())
+        let results = self.run_specs(py, spec_list("actions", actions)?, context)?;
+        let objects = results.into_iter().map(|r| r.into_object(py)).collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, objects)?.unbind())
     }
 
     /// True if any of the results failed (used by the phased fan-out).
@@ -387,7 +459,7 @@ impl Executor {
     }
 
     fn __clear__(&self) {
-        self.registry.store(None);
+        self.set_registry_to(None);
         self.default_mode.store(None);
     }
 }

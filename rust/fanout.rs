@@ -390,6 +390,7 @@ fn fill_slots<'py>(
     // On Python < 3.12 a Task's first step runs later, at the loop's next turn: once one
     // is waiting, every later action must wait behind it to keep pystator's order.
     let mut waiting = false;
+    let mut view = None;
     for job in jobs {
         let mut push_task = |run: Run, spawn: &mut dyn FnMut(Py<Run>) -> PyResult<Bound<'py, PyAny>>| -> PyResult<()> {
             let run = Py::new(py, run)?;
@@ -401,14 +402,14 @@ fn fill_slots<'py>(
             push_task(Run::detached(single(vec![Item::Job(job.unbind())])?, None), &mut |r| spawner.fresh(r))?;
             continue;
         }
-        let inline_entry = match exec.prepare(py, &job, ctx) {
+        let inline_entry = match exec.prepare(py, &job, ctx, &mut view) {
             Ok(Prepared::Done(result)) => {
-                slots.append(result.obj)?;
+                slots.append(result.into_object(py)?)?;
                 continue;
             }
-            Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry,
+            Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry.clone(),
             Ok(Prepared::Run(entry)) => {
-                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry)])?, None), &mut |r| {
+                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry.clone())])?, None), &mut |r| {
                     spawner.fresh(r)
                 })?;
                 waiting = !spawner.eager;

@@ -4,6 +4,7 @@
 //! held while Python code runs, so actions may register, unregister or execute
 //! re-entrantly, from any thread.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -26,12 +27,65 @@ pub struct Entry {
     pub is_async: bool,
 }
 
-type Table = IndexMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
+type Entries = IndexMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
+
+/// One published version of the registry's contents. Tables are never changed once
+/// published (writers publish a new one), and every table gets a new `uid`.
+struct Table {
+    uid: u64,
+    entries: Entries,
+}
+
+/// Source of table uids (0 is never used, so it can mean "none").
+static NEXT_TABLE_UID: AtomicU64 = AtomicU64::new(1);
+
+impl Table {
+    fn new(entries: Entries) -> Self {
+        Self { uid: NEXT_TABLE_UID.fetch_add(1, Ordering::Relaxed), entries }
+    }
+}
+
+/// Bits of a remembered position that hold the entry's index; the rest hold the uid.
+const INDEX_BITS: u32 = 24;
+
+/// The table as it was when loaded: a run of actions keeps one and reuses it for as
+/// long as [`Registry::is_current`] says so, instead of loading the table again for
+/// every action.
+pub struct Snapshot {
+    table: Arc<Table>,
+}
+
+impl Snapshot {
+    pub fn get(&self, key: &[u8]) -> Option<&Arc<Entry>> {
+        self.table.entries.get(key)
+    }
+
+    /// `get`, helped by `remembered`: where `key` was found in a table last time, as
+    /// `uid << INDEX_BITS | index`. The position is used only if it was found in this
+    /// very table (tables never change), so a stale or racing value merely costs a
+    /// hash lookup.
+    pub fn get_remembered(&self, key: &[u8], remembered: &AtomicU64) -> Option<&Arc<Entry>> {
+        let hint = remembered.load(Ordering::Relaxed);
+        if hint >> INDEX_BITS == self.table.uid {
+            let index = (hint & ((1 << INDEX_BITS) - 1)) as usize;
+            if let Some((_, entry)) = self.table.entries.get_index(index) {
+                return Some(entry);
+            }
+        }
+        let (index, _, entry) = self.table.entries.get_full(key)?;
+        if index < 1 << INDEX_BITS && self.table.uid < 1 << (64 - INDEX_BITS) {
+            remembered.store(self.table.uid << INDEX_BITS | index as u64, Ordering::Relaxed);
+        }
+        Some(entry)
+    }
+}
 
 /// Registry for action functions (sync and async). Thread-safe.
 #[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct Registry {
     table: ArcSwap<Table>,
+    /// The uid of the table published last (set after it is published).
+    uid: AtomicU64,
     writer: Mutex<()>,
 }
 
@@ -43,8 +97,17 @@ pub enum Called {
 }
 
 impl Registry {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { table: self.table.load_full() }
+    }
+
+    /// True while no write published a table since `snapshot` was taken.
+    pub fn is_current(&self, snapshot: &Snapshot) -> bool {
+        self.uid.load(Ordering::Acquire) == snapshot.table.uid
+    }
+
     pub fn lookup(&self, key: &[u8]) -> Option<Arc<Entry>> {
-        self.table.load().get(key).cloned()
+        self.table.load().entries.get(key).cloned()
     }
 
     pub fn lookup_py(&self, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
@@ -54,11 +117,18 @@ impl Registry {
     /// Applies `edit` to a copy of the table and publishes it. The previous table is
     /// returned so the caller drops it (and with it, possibly the last reference to a
     /// Python callable, whose finalizer may run Python code) after the lock is released.
-    fn write<R>(&self, edit: impl FnOnce(&mut Table) -> R) -> (R, Arc<Table>) {
+    fn write<R>(&self, edit: impl FnOnce(&mut Entries) -> R) -> (R, Arc<Table>) {
         let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut next = Table::clone(&self.table.load());
-        let out = edit(&mut next);
-        let previous = self.table.swap(Arc::new(next));
+        let mut entries = self.table.load().entries.clone();
+        let out = edit(&mut entries);
+        self.publish(Table::new(entries), out)
+    }
+
+    /// Publishes `table`, then its uid (see `is_current`).
+    fn publish<R>(&self, table: Table, out: R) -> (R, Arc<Table>) {
+        let uid = table.uid;
+        let previous = self.table.swap(Arc::new(table));
+        self.uid.store(uid, Ordering::Release);
         (out, previous)
     }
 
@@ -123,7 +193,8 @@ impl Registry {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        Self { table: ArcSwap::from_pointee(Table::default()), writer: Mutex::new(()) }
+        let table = Table::new(Entries::default());
+        Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()) }
     }
 
     /// Register an action function. Thread-safe.
@@ -245,10 +316,10 @@ impl Registry {
         let raise_on_error = truthy(raise_on_error)?;
         let entry = self.get_entry(name)?;
         match Self::call_sync(py, &entry, context)? {
-            Called::Ok(value) => Ok(ActionResult::new_ok(py, name.clone().unbind(), value)?.obj),
+            Called::Ok(value) => Ok(ActionResult::new_ok(py, name.clone().unbind(), value)?.into_object(py)?),
             Called::Failed(err) if raise_on_error => Err(err),
             Called::Failed(err) => {
-                Ok(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?.obj)
+                Ok(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?.into_object(py)?)
             }
         }
     }
@@ -274,8 +345,9 @@ impl Registry {
                 }
                 Err(err) => return Err(err),
             };
-            out.append(result.obj)?;
-            if !result.ok && stop_on_error {
+            let failed = !result.ok();
+            out.append(result.into_object(py)?)?;
+            if failed && stop_on_error {
                 break;
             }
         }
@@ -284,7 +356,7 @@ impl Registry {
 
     /// All registered action names, in registration order.
     fn list_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.table.load().values().map(|e| e.name.clone_ref(py)))
+        PyList::new(py, self.table.load().entries.values().map(|e| e.name.clone_ref(py)))
     }
 
     /// Remove all registered actions.
@@ -294,7 +366,7 @@ impl Registry {
     }
 
     fn __len__(&self) -> usize {
-        self.table.load().len()
+        self.table.load().entries.len()
     }
 
     fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -302,7 +374,7 @@ impl Registry {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for entry in self.table.load().values() {
+        for entry in self.table.load().entries.values() {
             visit.call(&entry.func)?;
             visit.call(&entry.metadata)?;
         }
@@ -312,7 +384,7 @@ impl Registry {
     fn __clear__(&self) {
         // Runs inside the garbage collector: swap the table out without the writer lock
         // (nothing else can reach an object being collected).
-        let previous = self.table.swap(Arc::new(Table::default()));
+        let ((), previous) = self.publish(Table::new(Entries::default()), ());
         drop(previous);
     }
 }

@@ -87,10 +87,68 @@ pub struct ActionResult {
     fields: Mutex<ActionFields>,
 }
 
-/// A result the core created, with its success known without reading the object.
+/// A result the core made, not yet an object: an [`ActionResult`] is made of it only
+/// when Python code is to see it ([`Res::into_object`]), so the results of a sync
+/// `execute` stay small records until `action_results` is read.
 pub struct Res {
-    pub obj: Py<ActionResult>,
-    pub ok: bool,
+    name: Py<PyAny>,
+    /// The action's return value, the skip reason, or the error when it failed.
+    value: Py<PyAny>,
+    kind: Kind,
+}
+
+/// How an action ended. Word-sized, so that moving a `PyResult<Res>` around copies
+/// whole words (a byte-sized tag made the compiler copy it with overlapping partial
+/// loads and stores, which stall the CPU on the hot path).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+enum Kind {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl Res {
+    /// The ActionResult object. Results that hold only atomic values are left out of
+    /// the cyclic collector's lists (see `untrack`); success and status are atomic by
+    /// construction, so the value and the name (a str subclass may not be) decide.
+    pub fn into_object(self, py: Python<'_>) -> PyResult<Py<ActionResult>> {
+        let atomic = is_atomic(py, self.value.bind(py)) && is_atomic(py, self.name.bind(py));
+        let defs = defs(py)?;
+        let ok = self.ok();
+        let (result, error, status) = match self.kind {
+            Kind::Failed => (py.None(), self.value, &defs.status_failed),
+            Kind::Ok => (self.value, py.None(), &defs.status_ok),
+            Kind::Skipped => (self.value, py.None(), &defs.status_skipped),
+        };
+        let fields = ActionFields {
+            success: bool_object(py, ok),
+            action_name: self.name,
+            result,
+            error,
+            status: status.clone_ref(py),
+        };
+        let obj = Py::new(py, ActionResult { fields: Mutex::new(fields) })?;
+        if atomic {
+            untrack(obj.bind(py));
+        }
+        Ok(obj)
+    }
+
+    /// Whether the action succeeded (skipped counts as succeeded).
+    pub fn ok(&self) -> bool {
+        self.kind != Kind::Failed
+    }
+
+    /// The error, when the action failed.
+    pub fn error<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let error = self.value.bind(py);
+        (!self.ok() && !error.is_none()).then(|| error.clone())
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Res {
+        Res { name: self.name.clone_ref(py), value: self.value.clone_ref(py), kind: self.kind }
+    }
 }
 
 /// Values that cannot take part in a reference cycle (CPython's rule for untracking
@@ -126,51 +184,16 @@ fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
 }
 
 impl ActionResult {
-    /// A result made by the core: success and status are atomic by construction, so
-    /// the result, the error and the name (a str subclass may not be) decide whether
-    /// the collector must watch it.
-    fn create(py: Python<'_>, fields: ActionFields, ok: bool) -> PyResult<Res> {
-        let atomic = is_atomic(py, fields.result.bind(py))
-            && is_atomic(py, fields.error.bind(py))
-            && is_atomic(py, fields.action_name.bind(py));
-        let obj = Py::new(py, Self { fields: Mutex::new(fields) })?;
-        if atomic {
-            untrack(obj.bind(py));
-        }
-        Ok(Res { obj, ok })
+    pub fn new_ok(_py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Res> {
+        Ok(Res { name, value: result, kind: Kind::Ok })
     }
 
-    pub fn new_ok(py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Res> {
-        let fields = ActionFields {
-            success: bool_object(py, true),
-            action_name: name,
-            result,
-            error: py.None(),
-            status: defs(py)?.status_ok.clone_ref(py),
-        };
-        Self::create(py, fields, true)
+    pub fn new_fail(_py: Python<'_>, name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Res> {
+        Ok(Res { name, value: error, kind: Kind::Failed })
     }
 
-    pub fn new_fail(py: Python<'_>, name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Res> {
-        let fields = ActionFields {
-            success: bool_object(py, false),
-            action_name: name,
-            result: py.None(),
-            error,
-            status: defs(py)?.status_failed.clone_ref(py),
-        };
-        Self::create(py, fields, false)
-    }
-
-    pub fn new_skipped(py: Python<'_>, name: Py<PyAny>, reason: Py<PyAny>) -> PyResult<Res> {
-        let fields = ActionFields {
-            success: bool_object(py, true),
-            action_name: name,
-            result: reason,
-            error: py.None(),
-            status: defs(py)?.status_skipped.clone_ref(py),
-        };
-        Self::create(py, fields, true)
+    pub fn new_skipped(_py: Python<'_>, name: Py<PyAny>, reason: Py<PyAny>) -> PyResult<Res> {
+        Ok(Res { name, value: reason, kind: Kind::Skipped })
     }
 
     /// The fields, in declaration order.
@@ -204,13 +227,6 @@ pub fn result_succeeded(item: &Bound<'_, PyAny>) -> PyResult<bool> {
         return ours.get().success(py).bind(py).is_truthy();
     }
     item.getattr(intern!(py, "success"))?.is_truthy()
-}
-
-/// The error of a result, if it is not None.
-pub fn result_error<'py>(item: &Bound<'py, ActionResult>) -> Option<Bound<'py, PyAny>> {
-    let py = item.py();
-    let error = item.get().get_field(py, |f| &f.error).into_bound(py);
-    (!error.is_none()).then_some(error)
 }
 
 #[pymethods]
@@ -247,7 +263,7 @@ impl ActionResult {
         let py = cls.py();
         let result = result.unwrap_or_else(|| py.None());
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_ok(py, action_name, result)?.obj.into_any());
+            return Ok(Self::new_ok(py, action_name, result)?.into_object(py)?.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", true)?;
@@ -262,7 +278,7 @@ impl ActionResult {
     fn fail(cls: &Bound<'_, PyType>, action_name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Py<PyAny>> {
         let py = cls.py();
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_fail(py, action_name, error)?.obj.into_any());
+            return Ok(Self::new_fail(py, action_name, error)?.into_object(py)?.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", false)?;
@@ -286,7 +302,7 @@ impl ActionResult {
             _ => PyString::new(py, "not_registered").into_any().unbind(),
         };
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_skipped(py, action_name, reason)?.obj.into_any());
+            return Ok(Self::new_skipped(py, action_name, reason)?.into_object(py)?.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", true)?;
@@ -426,10 +442,20 @@ impl Stamp {
     }
 }
 
+/// An ExecutionResult's `action_results`.
+pub enum Results {
+    /// What the core's sync paths return: records, made into a list of ActionResult
+    /// objects the first time Python code reads the list (the counts and names that
+    /// ExecutionResult's own properties report are read from the records directly).
+    Records(Vec<Res>),
+    /// A list: made of the records, built by the async paths, or assigned.
+    List(Py<PyAny>),
+}
+
 /// The fields of an ExecutionResult.
 pub struct ExecutionFields {
     pub transition_result: Py<PyAny>,
-    pub action_results: Py<PyAny>,
+    pub action_results: Results,
     pub execution_mode: Py<PyAny>,
     pub started_at: Stamp,
     pub completed_at: Option<Stamp>,
@@ -457,7 +483,7 @@ impl ExecutionResult {
             py,
             ExecutionFields {
                 transition_result,
-                action_results: results.unwrap_or_else(|| PyList::empty(py).unbind()).into_any(),
+                action_results: Results::List(results.unwrap_or_else(|| PyList::empty(py).unbind()).into_any()),
                 execution_mode: mode,
                 started_at: Stamp::Micros(now_us()),
                 completed_at: None,
@@ -470,14 +496,14 @@ impl ExecutionResult {
         py: Python<'_>,
         transition_result: Py<PyAny>,
         mode: Py<PyAny>,
-        results: Bound<'_, PyList>,
+        results: Vec<Res>,
         started_us: i64,
     ) -> PyResult<Py<Self>> {
         Self::create(
             py,
             ExecutionFields {
                 transition_result,
-                action_results: results.into_any().unbind(),
+                action_results: Results::Records(results),
                 execution_mode: mode,
                 started_at: Stamp::Micros(started_us),
                 completed_at: Some(Stamp::Micros(now_us())),
@@ -493,12 +519,41 @@ impl ExecutionResult {
 
     /// Replaces the results list (the value replaced is dropped after the lock).
     pub fn set_results(&self, results: Py<PyAny>) {
-        let old = std::mem::replace(&mut lock(&self.fields).action_results, results);
+        let old = std::mem::replace(&mut lock(&self.fields).action_results, Results::List(results));
         drop(old);
     }
 
-    fn results_list(&self, py: Python<'_>) -> Py<PyAny> {
-        lock(&self.fields).action_results.clone_ref(py)
+    /// The results list, made of the records on first use. The ActionResults are built
+    /// outside the lock (allocating may run the collector, and finalizers may run any
+    /// Python code, this very object included); when another thread made or assigned
+    /// a list meanwhile, that list wins and is returned.
+    fn results_list(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let records: Vec<Res> = match &lock(&self.fields).action_results {
+            Results::List(list) => return Ok(list.clone_ref(py)),
+            Results::Records(records) => records.iter().map(|r| r.clone_ref(py)).collect(),
+        };
+        let mut objects = Vec::with_capacity(records.len());
+        for record in records {
+            objects.push(record.into_object(py)?);
+        }
+        let list = PyList::new(py, objects)?.into_any().unbind();
+        let mut fields = lock(&self.fields);
+        let old = match &fields.action_results {
+            Results::List(winner) => return Ok(winner.clone_ref(py)),
+            Results::Records(_) => std::mem::replace(&mut fields.action_results, Results::List(list.clone_ref(py))),
+        };
+        drop(fields);
+        drop(old);
+        Ok(list)
+    }
+
+    /// `f` of the records, while there are records (`f` runs under the lock: it may
+    /// only read them and clone references); None once there is a list.
+    fn with_records<R>(&self, f: impl FnOnce(&[Res]) -> R) -> Option<R> {
+        match &lock(&self.fields).action_results {
+            Results::Records(records) => Some(f(records)),
+            Results::List(_) => None,
+        }
     }
 
     fn stamps(&self, py: Python<'_>) -> (Stamp, Option<Stamp>) {
@@ -507,10 +562,11 @@ impl ExecutionResult {
     }
 
     fn snapshot(&self, py: Python<'_>) -> PyResult<[Py<PyAny>; 5]> {
-        let (tr, results, mode) = {
+        let (tr, mode) = {
             let f = lock(&self.fields);
-            (f.transition_result.clone_ref(py), f.action_results.clone_ref(py), f.execution_mode.clone_ref(py))
+            (f.transition_result.clone_ref(py), f.execution_mode.clone_ref(py))
         };
+        let results = self.results_list(py)?;
         let (started, completed) = self.stamps(py);
         Ok([
             tr,
@@ -525,8 +581,14 @@ impl ExecutionResult {
     }
 
     fn names_where(&self, py: Python<'_>, succeeded: bool) -> PyResult<Py<PyList>> {
+        let from_records = self.with_records(|records| {
+            records.iter().filter(|r| r.ok() == succeeded).map(|r| r.name.clone_ref(py)).collect::<Vec<_>>()
+        });
+        if let Some(names) = from_records {
+            return Ok(PyList::new(py, names)?.unbind());
+        }
         let out = PyList::empty(py);
-        for item in self.results_list(py).bind(py).try_iter()? {
+        for item in self.results_list(py)?.bind(py).try_iter()? {
             let item = item?;
             if result_succeeded(&item)? == succeeded {
                 let name = match item.cast::<ActionResult>() {
@@ -564,7 +626,7 @@ impl ExecutionResult {
         Ok(Self {
             fields: Mutex::new(ExecutionFields {
                 transition_result,
-                action_results: action_results.unwrap_or_else(|| PyList::empty(py).into_any().unbind()),
+                action_results: Results::List(action_results.unwrap_or_else(|| PyList::empty(py).into_any().unbind())),
                 execution_mode,
                 started_at: match started_at {
                     Some(obj) => Stamp::Object(obj),
@@ -588,7 +650,7 @@ impl ExecutionResult {
 
     /// The ActionResults, in execution order.
     #[getter]
-    fn action_results(&self, py: Python<'_>) -> Py<PyAny> {
+    fn action_results(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.results_list(py)
     }
 
@@ -639,7 +701,10 @@ impl ExecutionResult {
     /// True when every action result succeeded (also when there are none).
     #[getter]
     fn all_succeeded(&self, py: Python<'_>) -> PyResult<bool> {
-        for item in self.results_list(py).bind(py).try_iter()? {
+        if let Some(all) = self.with_records(|records| records.iter().all(Res::ok)) {
+            return Ok(all);
+        }
+        for item in self.results_list(py)?.bind(py).try_iter()? {
             if !result_succeeded(&item?)? {
                 return Ok(false);
             }
@@ -662,7 +727,10 @@ impl ExecutionResult {
     /// Number of action results.
     #[getter]
     fn action_count(&self, py: Python<'_>) -> PyResult<usize> {
-        self.results_list(py).bind(py).len()
+        if let Some(count) = self.with_records(|records| records.len()) {
+            return Ok(count);
+        }
+        self.results_list(py)?.bind(py).len()
     }
 
     /// Milliseconds between started_at and completed_at; None until completed.
@@ -718,7 +786,15 @@ impl ExecutionResult {
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         if let Ok(f) = self.fields.try_lock() {
             visit.call(&f.transition_result)?;
-            visit.call(&f.action_results)?;
+            match &f.action_results {
+                Results::List(list) => visit.call(list)?,
+                Results::Records(records) => {
+                    for record in records {
+                        visit.call(&record.name)?;
+                        visit.call(&record.value)?;
+                    }
+                }
+            }
             visit.call(&f.execution_mode)?;
             for stamp in [Some(&f.started_at), f.completed_at.as_ref()].into_iter().flatten() {
                 if let Stamp::Object(obj) = stamp {

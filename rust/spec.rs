@@ -2,6 +2,8 @@
 //! turning a spec — ours, pystator's, or any object with the same attributes — into a
 //! [`Job`]: what to call, with which params, retries and timeout.
 
+use std::sync::atomic::AtomicU64;
+
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
@@ -10,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
 
 use crate::results::dataclass_repr;
-use crate::util::{bool_object, display, fields_equal, type_error, type_name};
+use crate::util::{bool_object, display, fields_equal, name_key, type_error, type_name};
 
 /// The declarative effect types, in the order `from_config` looks for them.
 pub const EFFECT_TYPES: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
@@ -83,6 +85,10 @@ pub struct ActionSpec {
     pub retry_backoff: Py<PyAny>,
     /// `max(retry, 0)`, resolved once.
     pub retries: u64,
+    /// The registry key of `name`, computed once.
+    pub key: Box<[u8]>,
+    /// Where `key` was last found in a registry table (see `Snapshot::get_remembered`).
+    pub remembered: AtomicU64,
 }
 
 impl ActionSpec {
@@ -142,6 +148,8 @@ impl ActionSpec {
             return Err(PyValueError::new_err("ActionSpec must have a 'name' or 'effect'"));
         }
         Ok(Self {
+            key: name_key(&name)?.into(),
+            remembered: AtomicU64::new(0),
             name: name.unbind(),
             params: params.unbind(),
             effect: effect.map_or_else(|| py.None(), Bound::unbind),
@@ -617,6 +625,8 @@ pub struct Job<'py> {
     /// Number of retries after the first attempt (`max(retry, 0)`).
     pub retries: u64,
     pub backoff: Bound<'py, PyAny>,
+    /// The spec, when it is ours (its registry key is precomputed).
+    pub spec: Option<Bound<'py, ActionSpec>>,
 }
 
 /// A [`Job`] stored across suspensions of the async driver.
@@ -626,6 +636,7 @@ pub struct OwnedJob {
     pub timeout: Option<Py<PyAny>>,
     pub retries: u64,
     pub backoff: Py<PyAny>,
+    pub spec: Option<Py<ActionSpec>>,
 }
 
 impl OwnedJob {
@@ -636,6 +647,7 @@ impl OwnedJob {
             timeout: self.timeout.as_ref().map(|t| t.bind(py).clone()),
             retries: self.retries,
             backoff: self.backoff.bind(py).clone(),
+            spec: self.spec.as_ref().map(|s| s.bind(py).clone()),
         }
     }
 }
@@ -648,6 +660,7 @@ impl<'py> Job<'py> {
             timeout: self.timeout.map(Bound::unbind),
             retries: self.retries,
             backoff: self.backoff.unbind(),
+            spec: self.spec.map(Bound::unbind),
         }
     }
 
@@ -655,7 +668,14 @@ impl<'py> Job<'py> {
     pub fn from_name(name: &Bound<'py, PyAny>) -> PyResult<Self> {
         let py = name.py();
         let name = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?.clone();
-        Ok(Self { name, params: None, timeout: None, retries: 0, backoff: PyFloat::new(py, 1.0).into_any() })
+        Ok(Self {
+            name,
+            params: None,
+            timeout: None,
+            retries: 0,
+            backoff: PyFloat::new(py, 1.0).into_any(),
+            spec: None,
+        })
     }
 
     /// Reads a spec: ours directly, any other object through its attributes
@@ -676,6 +696,7 @@ impl<'py> Job<'py> {
                 timeout: (with_timeout && !timeout.is_none()).then(|| timeout.clone()),
                 retries: s.retries,
                 backoff: s.retry_backoff.bind(py).clone(),
+                spec: Some(ours.clone()),
             });
         }
         let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
@@ -697,7 +718,7 @@ impl<'py> Job<'py> {
         let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
         let backoff = attr(intern!(py, "retry_backoff"))?;
         check_number("ActionSpec.retry_backoff", &backoff)?;
-        Ok(Self { name, params, timeout, retries, backoff })
+        Ok(Self { name, params, timeout, retries, backoff, spec: None })
     }
 }
 
@@ -739,8 +760,9 @@ impl<'py> TransitionView<'py> {
         match self {
             TransitionView::Ours(tr) => {
                 let py = tr.py();
-                let mut specs = Vec::new();
-                for phase in tr.get().phases(py) {
+                let phases = tr.get().phases(py);
+                let mut specs = Vec::with_capacity(phases.iter().map(|phase| phase.len()).sum());
+                for phase in phases {
                     specs.extend(phase.iter());
                 }
                 Ok(specs)

@@ -632,6 +632,109 @@ def test_fs_sync_path_closes_returned_awaitable(fs):
     assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
 
 
+# ---------------------------------------------------------------------------
+# The ExecutionResult of execute: aggregates, the list, and its identity
+# (ferrostator keeps the results as records until the list is first read)
+# ---------------------------------------------------------------------------
+
+
+def _mixed_execution(impl):
+    reg = impl.ActionRegistry()
+    reg.register("ok", lambda c: "fine")
+    reg.register("bad", _Flaky(ValueError("no")))
+    ex = impl.ActionExecutor(reg, log_execution=False)
+    return ex.execute(_tr(impl, ["ok", "bad", "missing"]), {})
+
+
+def test_execute_aggregates_before_and_after_reading_the_list(impl):
+    er = _mixed_execution(impl)
+    before = (er.all_succeeded, er.failed_actions, er.succeeded_actions, er.action_count)
+    assert before == (False, ["bad"], ["ok", "missing"], 3)
+    results = er.action_results
+    assert results is er.action_results
+    assert [(r.action_name, r.success, r.status) for r in results] == [
+        ("ok", True, impl.ActionStatus.OK),
+        ("bad", False, impl.ActionStatus.FAILED),
+        ("missing", True, impl.ActionStatus.SKIPPED),
+    ]
+    assert (er.all_succeeded, er.failed_actions, er.succeeded_actions, er.action_count) == before
+    results.pop(1)  # the list is the result's own: editing it is seen
+    assert (er.all_succeeded, er.action_count) == (True, 2)
+
+
+def test_execute_result_compares_pickles_and_copies_before_the_list_is_read(impl):
+    import copy
+    import pickle
+
+    a, b = _mixed_execution(impl), _mixed_execution(impl)
+    b.transition_result = a.transition_result
+    b.started_at, b.completed_at = a.started_at, a.completed_at
+    assert [r.error for r in a.action_results] != [None, None, None]
+    b.action_results[1].error = a.action_results[1].error  # exceptions compare by identity
+    assert a == b
+    c = _mixed_execution(impl)
+    assert "ActionResult(success=True, action_name='ok', result='fine'" in repr(c)
+    d = _mixed_execution(impl)
+    clone = pickle.loads(pickle.dumps(d))
+    assert [(r.action_name, r.result) for r in clone.action_results] == [
+        ("ok", "fine"),
+        ("bad", None),
+        ("missing", "not_registered"),
+    ]
+    e = _mixed_execution(impl)
+    shallow = copy.copy(e)
+    assert shallow.action_results is e.action_results
+
+
+def test_execute_result_list_assigned_before_it_is_read(impl):
+    er = _mixed_execution(impl)
+    er.action_results = []
+    assert (er.action_results, er.action_count, er.all_succeeded) == ([], 0, True)
+
+
+def test_fs_first_reads_of_the_list_from_many_threads_agree(fs):
+    import threading
+
+    reg = fs.ActionRegistry()
+    reg.register("a", lambda c: object())
+    ex = fs.ActionExecutor(reg)
+    for _ in range(50):
+        er = ex.execute(_tr(fs, ["a"] * 20), {})
+        barrier = threading.Barrier(6)
+        seen = []
+
+        def read(er=er, barrier=barrier, seen=seen):
+            barrier.wait()
+            seen.append(er.action_results)
+
+        threads = [threading.Thread(target=read) for _ in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert all(lst is seen[0] for lst in seen)
+        assert len(seen[0]) == 20 and len({id(r) for r in seen[0]}) == 20
+
+
+def test_fs_cycle_through_an_unread_result_is_collected(fs):
+    import gc
+    import weakref
+
+    class Holder:
+        er = None
+
+    reg = fs.ActionRegistry()
+    reg.register("a", lambda c: c["holder"])
+    ex = fs.ActionExecutor(reg)
+    holder = Holder()
+    er = ex.execute(_tr(fs, ["a"]), {"holder": holder})
+    holder.er = er  # er -> record -> holder -> er, the list never read
+    ref = weakref.ref(er)
+    del er, holder
+    gc.collect()
+    assert ref() is None
+
+
 def test_pystator_sync_executor_returns_coroutine_as_result(ps):
     async def act(ctx):
         return 1

@@ -98,6 +98,63 @@ def test_action_clears_the_registry_while_running(impl, mode):
     ]
 
 
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_action_replaces_a_later_action_while_running(impl, mode):
+    """The later action is looked up when reached: the replacement runs, even
+    though the same spec objects found the old function in earlier runs."""
+    reg = impl.ActionRegistry()
+    ex = impl.ActionExecutor(reg, log_execution=False)
+
+    def swapper(ctx):
+        reg.unregister("target")
+        reg.register("target", lambda c: "new")
+        return "swapped"
+
+    reg.register("target", lambda c: "old")
+    reg.register("swapper", swapper)
+    warm = R.tr_of(impl, actions=("target",))
+    tr = R.tr_of(impl, on_exit=("target",), actions=("swapper",), on_enter=("target",))
+    # Same spec objects as `warm` for the first "target": they have found it before.
+    assert [r.result for r in _run_mode(ex, mode, warm, {}).action_results] == ["old"]
+    er = _no_deadlock(lambda: _run_mode(ex, mode, tr, {}))
+    assert [r.result for r in er.action_results] == ["old", "swapped", "new"]
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_action_swaps_the_executors_registry_while_running(impl, mode):
+    first, second = impl.ActionRegistry(), impl.ActionRegistry()
+    ex = impl.ActionExecutor(first, log_execution=False)
+
+    def switch(ctx):
+        ex.registry = second
+        return "switched"
+
+    first.register("switch", switch)
+    first.register("who", lambda c: "first")
+    second.register("who", lambda c: "second")
+    tr = R.tr_of(impl, on_exit=("who",), actions=("switch",), on_enter=("who",))
+    er = _no_deadlock(lambda: _run_mode(ex, mode, tr, {}))
+    assert [r.result for r in er.action_results] == ["first", "switched", "second"]
+
+
+def test_one_spec_alternating_between_registries(impl):
+    """Spec objects shared by executors of different registries always find each
+    registry's own function (and never a stale one)."""
+    regs = [impl.ActionRegistry() for _ in range(3)]
+    for i, reg in enumerate(regs):
+        for j in range(i):  # different positions of "x" in each table
+            reg.register(f"pad{j}", lambda c: None)
+        reg.register("x", lambda c, i=i: i)
+    executors = [impl.ActionExecutor(reg) for reg in regs]
+    tr = R.tr_of(impl, actions=("x",))
+    for round_ in range(50):
+        for i, ex in enumerate(executors):
+            assert ex.execute(tr, {}).action_results[0].result == i
+        if round_ == 25:  # a write moves "x" in registry 2
+            regs[2].unregister("pad0")
+    assert [ex.execute(tr, {}).action_results[0].result for ex in executors] == [0, 1, 2]
+
+
 NESTINGS = [(o, i) for o in ALL_MODES for i in ALL_MODES if not (o == "execute" and i != "execute")]
 
 
