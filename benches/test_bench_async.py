@@ -28,3 +28,15 @@ def test_async(benchmark, bench: workloads.Bench, run_batch, loop, workload: str
 def test_seq9a_floor(benchmark, run_batch) -> None:
     """Awaiting the 9 async functions directly."""
     benchmark(run_batch(workloads.floor9a, (workloads.new_context(),)))
+
+
+@pytest.mark.benchmark(group="par9a", **PER_AWAIT)
+def test_par9a_floor(benchmark, run_batch) -> None:
+    """asyncio.gather of the 9 async functions (gather's semantics, nothing else)."""
+    benchmark(run_batch(workloads.floor_gather9a, (workloads.new_context(),)))
+
+
+@pytest.mark.benchmark(group="phased9a", **PER_AWAIT)
+def test_phased9a_floor(benchmark, run_batch) -> None:
+    """Three asyncio.gather of 3 async functions."""
+    benchmark(run_batch(workloads.floor_phased9a, (workloads.new_context(),)))

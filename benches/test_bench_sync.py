@@ -1,4 +1,4 @@
-"""Sync workloads: reg1, sync9, sync9p, each beside its floor (a bare Python
+"""Sync workloads: reg1, sync9, sync9p, sync9r, each beside its floor (a bare Python
 call of the same functions)."""
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ def test_sync9(benchmark, bench: workloads.Bench, workload: str) -> None:
     assert result.action_count == 9 and result.all_succeeded
 
 
-@pytest.mark.parametrize("workload", ["sync9", "sync9p"])
+def test_sync9r(benchmark, bench: workloads.Bench) -> None:
+    """sync9, then reading action_results (the ActionResult objects built)."""
+    benchmark.group = "sync9r"
+    case = bench.case("sync9r")
+    results = benchmark(case.func, *case.args)
+    assert len(results) == 9 and all(r.success for r in results)
+
+
+@pytest.mark.parametrize("workload", ["sync9", "sync9p", "sync9r"])
 def test_sync9_floor(benchmark, workload: str) -> None:
     """The 9 bare calls (the floor is the same with or without params)."""
     benchmark.group = workload

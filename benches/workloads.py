@@ -9,6 +9,8 @@ the same work in the same process:
 reg1      ``ActionRegistry.execute`` of one sync action
 sync9     ``ActionExecutor.execute``: 3 exit + 3 transition + 3 enter sync actions
 sync9p    same, with params (``{"k": 1}``) on every spec
+sync9r    sync9, then reading ``action_results`` (the list of ActionResult
+          objects; ferrostator builds it on first read)
 seq9a     ``await async_execute`` of 9 async actions that never suspend
 par9s     ``await async_execute_parallel`` of 9 sync actions
 par9a     ``await async_execute_parallel`` of 9 async actions
@@ -16,7 +18,8 @@ phased9a  ``await async_execute_phased`` of 9 async actions
 mixed     ``await async_execute_parallel`` of 8 sync + 1 really suspending action
 stream    a long run of sync9-shaped transitions (plain, with params, with
           declarative effects) over many contexts
-floor     a bare Python loop calling the same action functions (the floor)
+floor     a bare Python loop calling the same action functions (the floor);
+          for par9a and phased9a, ``asyncio.gather`` of the same coroutines
 ========  =====================================================================
 
 Nothing here times anything: the callers do.
@@ -168,6 +171,7 @@ WORKLOADS: dict[str, tuple[str, bool]] = {
     "reg1": ("ActionRegistry.execute, 1 sync action", False),
     "sync9": ("execute, 3+3+3 sync actions", False),
     "sync9p": ("execute, 3+3+3 sync actions with params", False),
+    "sync9r": ("execute, 3+3+3 sync actions, then read action_results", False),
     "seq9a": ("await async_execute, 9 async actions, none suspends", True),
     "par9s": ("await async_execute_parallel, 9 sync actions", True),
     "par9a": ("await async_execute_parallel, 9 async actions", True),
@@ -242,6 +246,7 @@ class Bench:
             "reg1": (self.registry.execute, ("s0", ctx)),
             "sync9": (ex.execute, (self.tr_sync9, ctx)),
             "sync9p": (ex.execute, (self.tr_sync9p, ctx)),
+            "sync9r": (execute_and_read, (ex, self.tr_sync9, ctx)),
             "seq9a": (ex.async_execute, (self.tr_async9, ctx)),
             "par9s": (ex.async_execute_parallel, (self.tr_sync9, ctx)),
             "par9a": (ex.async_execute_parallel, (self.tr_async9, ctx)),
@@ -265,6 +270,11 @@ class Bench:
         return [(self.tr_async9, ctxs[i % contexts]) for i in range(n)]
 
 
+def execute_and_read(executor: Any, transition: Any, context: Any) -> Any:
+    """``execute``, then read the results list (sync9r)."""
+    return executor.execute(transition, context).action_results
+
+
 # ---------------------------------------------------------------------------
 # The floor: the same functions called by a bare Python loop
 # ---------------------------------------------------------------------------
@@ -282,6 +292,20 @@ async def floor9a(ctx: dict[str, Any]) -> None:
     seq9a."""
     for func in ASYNC_ACTIONS:
         await func(ctx)
+
+
+async def floor_gather9a(ctx: dict[str, Any]) -> None:
+    """``asyncio.gather`` of the 9 async action functions: the least any
+    executor keeping gather's semantics (a Task per async action) can do for
+    par9a."""
+    await asyncio.gather(*[func(ctx) for func in ASYNC_ACTIONS])
+
+
+async def floor_phased9a(ctx: dict[str, Any]) -> None:
+    """Three ``asyncio.gather`` of 3 (exit, transition, enter): the floor of
+    phased9a."""
+    for phase in (ASYNC_ACTIONS[:3], ASYNC_ACTIONS[3:6], ASYNC_ACTIONS[6:]):
+        await asyncio.gather(*[func(ctx) for func in phase])
 
 
 # ---------------------------------------------------------------------------

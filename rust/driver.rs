@@ -708,6 +708,9 @@ pub struct Driver {
     pub context: Py<PyAny>,
     pub items: std::vec::IntoIter<Item>,
     pub results: Py<PyList>,
+    /// The results of a `Finish::Execution` driver: kept as records and handed to the
+    /// ExecutionResult when done (`results` stays empty).
+    records: Vec<Res>,
     /// Stop after a failure: the executor's flag (read at each check), or a fixed rule.
     pub stop_rule: StopRule,
     pub finish: Finish,
@@ -742,6 +745,7 @@ impl Driver {
             context,
             items: items.into_iter(),
             results: results.unwrap_or_else(|| PyList::empty(py).unbind()),
+            records: Vec::new(),
             stop_rule,
             finish,
             current: None,
@@ -755,6 +759,7 @@ impl Driver {
             Finish::Single => Ok(results.get_item(0)?.unbind()),
             Finish::List => Ok(results.clone().into_any().unbind()),
             Finish::Execution(er) => {
+                er.bind(py).get().set_records(std::mem::take(&mut self.records));
                 complete(py, er);
                 Ok(er.clone_ref(py).into_any())
             }
@@ -785,7 +790,11 @@ impl Driver {
 
     fn record(&mut self, py: Python<'_>, result: Res) -> PyResult<()> {
         let failed = !result.ok();
-        self.results.bind(py).append(result.into_object(py)?)?;
+        if let Finish::Execution(_) = self.finish {
+            self.records.push(result);
+        } else {
+            self.results.bind(py).append(result.into_object(py)?)?;
+        }
         let stop = match self.stop_rule {
             StopRule::Never => false,
             StopRule::Always => true,
@@ -844,6 +853,9 @@ impl Driver {
         visit.call(&self.registry)?;
         visit.call(&self.context)?;
         visit.call(&self.results)?;
+        for record in &self.records {
+            record.traverse(visit)?;
+        }
         if let Some(exec) = &self.executor {
             visit.call(exec)?;
         }

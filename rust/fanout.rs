@@ -52,24 +52,15 @@ pub fn _sequential_start(
     transition_result: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let results = PyList::empty(py);
     let mode = defs(py)?.mode_sequential.clone_ref(py);
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, Some(results.clone().unbind()))?;
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
         return Ok(er.into_any());
     }
     let items = view.all_specs()?.into_iter().map(|s| Item::Spec(s.unbind())).collect();
-    let driver = executor_driver(
-        py,
-        executor,
-        context,
-        items,
-        StopRule::ExecutorFlag,
-        Finish::Execution(er),
-        Some(results.unbind()),
-    )?;
+    let driver = executor_driver(py, executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er), None)?;
     start(py, driver)
 }
 

@@ -146,6 +146,11 @@ impl Res {
         (!self.ok() && !error.is_none()).then(|| error.clone())
     }
 
+    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.name)?;
+        visit.call(&self.value)
+    }
+
     fn clone_ref(&self, py: Python<'_>) -> Res {
         Res { name: self.name.clone_ref(py), value: self.value.clone_ref(py), kind: self.kind }
     }
@@ -523,6 +528,12 @@ impl ExecutionResult {
         drop(old);
     }
 
+    /// Sets the results to records (see [`Results::Records`]).
+    pub fn set_records(&self, records: Vec<Res>) {
+        let old = std::mem::replace(&mut lock(&self.fields).action_results, Results::Records(records));
+        drop(old);
+    }
+
     /// The results list, made of the records on first use. The ActionResults are built
     /// outside the lock (allocating may run the collector, and finalizers may run any
     /// Python code, this very object included); when another thread made or assigned
@@ -790,8 +801,7 @@ impl ExecutionResult {
                 Results::List(list) => visit.call(list)?,
                 Results::Records(records) => {
                     for record in records {
-                        visit.call(&record.name)?;
-                        visit.call(&record.value)?;
+                        record.traverse(&visit)?;
                     }
                 }
             }
