@@ -29,6 +29,7 @@ import gc
 import logging
 import pprint
 import re
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -530,9 +531,13 @@ def fans_out(op: OpDef) -> bool:
 
 
 def _tasked_names(actions: tuple) -> frozenset:
-    """Names whose batch items pystator and ferrostator both run in Tasks: async
-    actions, provided no action unregisters anything (a missing name is skipped
-    inline)."""
+    """Names whose batch items pystator and ferrostator both run in Tasks that start
+    alike: async actions, provided no action unregisters anything (a missing name is
+    skipped inline). None on Python 3.12+, where ferrostator's Tasks start eagerly
+    (README: "On Python 3.12+ tasks start eagerly") and pystator's on the next loop
+    iteration."""
+    if sys.version_info >= (3, 12):
+        return frozenset()
     if any(m[0] == "unregister" for a in actions for m in a.mutations):
         return frozenset()
     return frozenset(a.name for a in actions if a.kind in ASYNC_KINDS)
