@@ -7,6 +7,7 @@ import logging
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
+from conftest import PATCHES_SLEEP
 
 _SKIP = "Action 'ghost' not registered, skipping"
 _PERMANENT = "Action 'x' failed with permanent error, skipping retries"
@@ -316,6 +317,7 @@ async def test_transient_error_outside_action_exhausts_retries(impl, caplog, pat
     assert [r.levelno for r in _records(caplog, impl)] == [logging.ERROR] * 3
 
 
+@PATCHES_SLEEP
 def test_action_unregistered_between_retries_sync(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
@@ -360,6 +362,9 @@ async def test_action_unregistered_between_retries_async(impl, caplog):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.thread_unsafe(
+    reason="adds a handler to, and sets the level of, the implementation logger: process-wide"
+)
 def test_records_go_to_the_implementation_logger(impl):
     records = []
 
