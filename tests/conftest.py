@@ -9,6 +9,7 @@ must import: a test run that silently skipped the product would prove nothing.
 from __future__ import annotations
 
 import os
+import threading
 import types
 
 import pytest
@@ -127,3 +128,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("asyncio") is not None:
             item.add_marker(_ASYNCIO_TEST)
+
+
+def caplog_records(caplog: pytest.LogCaptureFixture) -> list:
+    """``caplog.records``; when the test body runs in a worker thread (pytest-run-parallel:
+    the threads share one caplog), only the records the calling thread logged."""
+    if threading.current_thread() is threading.main_thread():
+        return caplog.records
+    me = threading.get_ident()
+    return [r for r in caplog.records if r.thread == me]

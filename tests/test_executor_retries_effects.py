@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import call, patch
 
 import pytest
-from conftest import PATCHES_SLEEP
+from conftest import PATCHES_SLEEP, caplog_records
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +42,7 @@ class _Flaky:
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from conftest import PATCHES_SLEEP
+from conftest import PATCHES_SLEEP, caplog_records
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
@@ -54,7 +54,7 @@ class _Flaky:
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 # ---------------------------------------------------------------------------

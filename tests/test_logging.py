@@ -7,7 +7,7 @@ import logging
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from conftest import PATCHES_SLEEP
+from conftest import PATCHES_SLEEP, caplog_records
 
 _SKIP = "Action 'ghost' not registered, skipping"
 _PERMANENT = "Action 'x' failed with permanent error, skipping retries"
@@ -20,7 +20,7 @@ def _tr(impl, names):
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 def _summary(caplog, impl):
@@ -396,12 +396,12 @@ def test_logger_level_filters_records(impl, caplog):
 def test_fs_logger_name(fs, caplog):
     caplog.set_level(logging.DEBUG)
     fs.ActionExecutor(fs.ActionRegistry()).execute(_tr(fs, ["ghost"]), {})
-    names = [r.name for r in caplog.records if r.getMessage() == _SKIP]
+    names = [r.name for r in caplog_records(caplog) if r.getMessage() == _SKIP]
     assert names == ["ferrostator.actions"]
 
 
 def test_pystator_logger_name(ps, caplog):
     caplog.set_level(logging.DEBUG)
     ps.ActionExecutor(ps.ActionRegistry()).execute(_tr(ps, ["ghost"]), {})
-    names = [r.name for r in caplog.records if r.getMessage() == _SKIP]
+    names = [r.name for r in caplog_records(caplog) if r.getMessage() == _SKIP]
     assert names == ["pystator.actions"]
