@@ -33,10 +33,20 @@ build-prod: install ## Build a fully optimised wheel into dist/
 demo: build-dev ## Build, then run the order-lifecycle demo (side by side with pystator)
 	$(PY) demo/order_lifecycle.py
 
+# The whole suite again with each test body in THREADS threads at once (pytest-run-parallel;
+# tests marked thread_unsafe run once). Not -q: that hides the plugin's report.
+THREADS ?= 4
+PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
+
 .PHONY: test
-test: build-dev ## Build, then run every test: pytest and cargo test
+test: build-dev ## Build, then run every test: pytest, cargo test, then pytest multi-threaded
 	$(PY) -m pytest -q
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -q
+	$(PYTEST_THREADS)
+
+.PHONY: test-threads
+test-threads: build-dev ## Build, then run every test body in THREADS (4) threads at once
+	$(PYTEST_THREADS)
 
 .PHONY: stress
 stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k-example fuzz, clippy

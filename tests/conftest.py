@@ -9,6 +9,7 @@ must import: a test run that silently skipped the product would prove nothing.
 from __future__ import annotations
 
 import os
+import threading
 import types
 
 import pytest
@@ -104,3 +105,35 @@ def ps() -> types.SimpleNamespace:
     if _pystator_actions is None:
         pytest.skip("pystator 0.0.25 is not installed")
     return _pystator_ns()
+
+
+# ---------------------------------------------------------------------------
+# Multi-threaded runs. `make test-threads` (pytest-run-parallel, --parallel-threads=4)
+# runs each test body in 4 threads at once, sharing its fixtures; a test marked
+# thread_unsafe runs once, in the main thread. A plain pytest run ignores the marks.
+# ---------------------------------------------------------------------------
+
+PATCHES_SLEEP = pytest.mark.thread_unsafe(
+    reason="patches time.sleep / asyncio.sleep process-wide (unittest.mock.patch)"
+)
+COLLECTS_GARBAGE = pytest.mark.thread_unsafe(
+    reason="needs gc.collect() to collect, which does nothing while another thread collects"
+)
+_ASYNCIO_TEST = pytest.mark.thread_unsafe(
+    reason="pytest-asyncio runs the coroutine on its event loop in the main thread only"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("asyncio") is not None:
+            item.add_marker(_ASYNCIO_TEST)
+
+
+def caplog_records(caplog: pytest.LogCaptureFixture) -> list:
+    """``caplog.records``; when the test body runs in a worker thread (pytest-run-parallel:
+    the threads share one caplog), only the records the calling thread logged."""
+    if threading.current_thread() is threading.main_thread():
+        return caplog.records
+    me = threading.get_ident()
+    return [r for r in caplog.records if r.thread == me]

@@ -52,6 +52,11 @@ REFERENCE = _pystator_ns()
 CANDIDATE = _pystator_ns() if REFERENCE_ONLY else _ferrostator_ns()
 CANDIDATE_NAME = "pystator (self-check)" if REFERENCE_ONLY else "ferrostator"
 
+_PROCESS_WIDE_HARNESS = pytest.mark.thread_unsafe(
+    reason="S.observe patches time.sleep and asyncio.sleep, adds handlers to the "
+    "implementation loggers and records warnings, all process-wide"
+)
+
 
 def check(scenario: Scenario) -> None:
     ref = S.observe(REFERENCE, scenario)
@@ -71,11 +76,13 @@ def test_params_key_is_the_same() -> None:
 
 # One property per flavour of scenario (see _scenarios.scenarios), so each gets
 # the profile's number of examples.
+@_PROCESS_WIDE_HARNESS
 @given(S.scenarios("sync"))
 def test_differential_sync(scenario: Scenario) -> None:
     check(scenario)
 
 
+@_PROCESS_WIDE_HARNESS
 @given(S.scenarios("sequential"))
 def test_differential_sequential(scenario: Scenario) -> None:
     check(scenario)
@@ -84,6 +91,7 @@ def test_differential_sequential(scenario: Scenario) -> None:
 # Parallel/phased batches run leading sync items inline (README, "Deliberate
 # differences"; S.fan_out_differs): such scenarios show that documented difference,
 # not bugs, so they are not generated (the assume() only guards the generator).
+@_PROCESS_WIDE_HARNESS
 @given(S.scenarios("parallel", deliberate_fan_out=False))
 def test_differential_parallel(scenario: Scenario) -> None:
     assume(not S.fan_out_differs(scenario))
@@ -285,6 +293,7 @@ def _regression_param(name: str, scenario: Scenario):
     return pytest.param(scenario, id=name)
 
 
+@_PROCESS_WIDE_HARNESS
 @pytest.mark.parametrize("scenario", [_regression_param(n, sc) for n, sc in REGRESSIONS.items()])
 def test_regression(scenario: Scenario) -> None:
     check(scenario)
@@ -535,6 +544,7 @@ def _found_param(name: str, scenario: Scenario):
     return pytest.param(scenario, id=name)
 
 
+@_PROCESS_WIDE_HARNESS
 @pytest.mark.parametrize("scenario", [_found_param(n, sc) for n, sc in FOUND.items()])
 def test_found_difference(scenario: Scenario) -> None:
     check(scenario)
@@ -545,6 +555,7 @@ def test_found_difference(scenario: Scenario) -> None:
 # ---------------------------------------------------------------------------
 
 
+@_PROCESS_WIDE_HARNESS
 def test_timeout_zero_never_starts_the_action() -> None:
     # asyncio.wait_for(coro, 0) cancels the wrapping task before it starts.
     check(
@@ -562,6 +573,7 @@ def test_timeout_zero_never_starts_the_action() -> None:
     )
 
 
+@_PROCESS_WIDE_HARNESS
 @pytest.mark.parametrize("retry", [-1, 0, 1])
 @pytest.mark.parametrize("backoff", [-1, 0, 1e-9, 1])
 @pytest.mark.parametrize(
@@ -630,5 +642,6 @@ def _hanging_timeout_run(ns):
     )
 
 
+@_PROCESS_WIDE_HARNESS
 def test_timeout_that_fires() -> None:
     assert _hanging_timeout_run(CANDIDATE) == _hanging_timeout_run(REFERENCE)

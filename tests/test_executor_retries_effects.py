@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import call, patch
 
 import pytest
+from conftest import PATCHES_SLEEP, caplog_records
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +42,7 @@ class _Flaky:
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 # ---------------------------------------------------------------------------
@@ -49,6 +50,7 @@ def _records(caplog, impl):
 # ---------------------------------------------------------------------------
 
 
+@PATCHES_SLEEP
 @pytest.mark.parametrize("exc_type", [OSError, ConnectionError, TimeoutError])
 def test_transient_errors_are_retried_with_backoff(impl, exc_type):
     reg = impl.ActionRegistry()
@@ -65,6 +67,7 @@ def test_transient_errors_are_retried_with_backoff(impl, exc_type):
     assert str(r.error) == "e3"
 
 
+@PATCHES_SLEEP
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
 @given(
     retry=st.integers(min_value=0, max_value=8),
@@ -83,6 +86,7 @@ def test_backoff_schedule_property(impl, retry, backoff):
     assert r.success is False
 
 
+@PATCHES_SLEEP
 def test_retry_success_on_later_attempt(impl):
     reg = impl.ActionRegistry()
     flaky = _Flaky(ConnectionResetError(), OSError(), value=42)
@@ -96,6 +100,7 @@ def test_retry_success_on_later_attempt(impl):
     assert res.action_results == [impl.ActionResult.ok("a", 42)]
 
 
+@PATCHES_SLEEP
 def test_no_retry_by_default(impl):
     reg = impl.ActionRegistry()
     flaky = _Flaky(ConnectionError())
@@ -107,6 +112,7 @@ def test_no_retry_by_default(impl):
     assert isinstance(r.error, ConnectionError)
 
 
+@PATCHES_SLEEP
 def test_negative_retry_means_one_attempt(impl):
     reg = impl.ActionRegistry()
     flaky = _Flaky(ConnectionError(), ConnectionError())
@@ -117,6 +123,7 @@ def test_negative_retry_means_one_attempt(impl):
     sleep.assert_not_called()
 
 
+@PATCHES_SLEEP
 def test_zero_backoff_still_sleeps_zero(impl):
     reg = impl.ActionRegistry()
     flaky = _Flaky(OSError(), OSError(), OSError())
@@ -128,6 +135,7 @@ def test_zero_backoff_still_sleeps_zero(impl):
     assert sleep.call_args_list == [call(0.0), call(0.0)]
 
 
+@PATCHES_SLEEP
 def test_permanent_error_stops_retries(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
@@ -143,6 +151,7 @@ def test_permanent_error_stops_retries(impl, caplog):
     ]
 
 
+@PATCHES_SLEEP
 def test_transient_then_permanent(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
@@ -166,6 +175,7 @@ def test_permanent_error_without_retries_is_not_logged(impl, caplog):
     assert _records(caplog, impl) == []
 
 
+@PATCHES_SLEEP
 def test_retries_via_execute_and_execute_action_specs(impl):
     reg = impl.ActionRegistry()
     f1, f2 = _Flaky(OSError(), value=1), _Flaky(OSError(), value=2)
@@ -180,6 +190,7 @@ def test_retries_via_execute_and_execute_action_specs(impl):
     assert sleep.call_args_list == [call(3.0), call(4.0)]
 
 
+@PATCHES_SLEEP
 def test_execute_specific_does_not_retry(impl):
     reg = impl.ActionRegistry()
     flaky = _Flaky(OSError(), value=1)
@@ -308,6 +319,7 @@ def test_effect_type_error_is_a_failed_result(impl):
     assert isinstance(r.error, TypeError)
 
 
+@PATCHES_SLEEP
 def test_failing_effect_is_not_retried(impl):
     ex = impl.ActionExecutor(impl.ActionRegistry())
     with patch("time.sleep") as sleep:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
+from conftest import PATCHES_SLEEP, caplog_records
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
@@ -53,7 +54,7 @@ class _Flaky:
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 # ---------------------------------------------------------------------------
@@ -289,6 +290,7 @@ def test_action_may_delete_its_params_key(impl):
     assert ctx == {}
 
 
+@PATCHES_SLEEP
 def test_params_on_every_retry_attempt(impl):
     reg = impl.ActionRegistry()
     seen = []
@@ -555,6 +557,7 @@ def test_duck_typed_failed_transition_needs_only_success(impl):
     assert res.completed_at is not None
 
 
+@PATCHES_SLEEP
 def test_duck_typed_spec_retry(impl):
     reg = impl.ActionRegistry()
     flaky = _Flaky(OSError(), value="x")
@@ -600,6 +603,7 @@ def test_fs_sync_paths_refuse_async_actions(fs):
     assert ex.execute(_tr(fs, ["x", "y"]), {}).action_results[1].result == "y"
 
 
+@PATCHES_SLEEP
 def test_fs_sync_path_async_action_is_not_retried(fs):
     reg = fs.ActionRegistry()
     mock = AsyncMock()

@@ -5,6 +5,7 @@ import gc
 import weakref
 
 import pytest
+from conftest import COLLECTS_GARBAGE
 
 
 def _run(fs, func):
@@ -29,6 +30,7 @@ def test_container_results_and_failures_are_tracked(fs):
     assert gc.is_tracked(_run(fs, boom))
 
 
+@COLLECTS_GARBAGE
 def test_assigning_a_container_tracks_again_and_cycles_are_collected(fs):
     result = _run(fs, lambda ctx: None)
     assert not gc.is_tracked(result)

@@ -7,6 +7,7 @@ import logging
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
+from conftest import PATCHES_SLEEP, caplog_records
 
 _SKIP = "Action 'ghost' not registered, skipping"
 _PERMANENT = "Action 'x' failed with permanent error, skipping retries"
@@ -19,7 +20,7 @@ def _tr(impl, names):
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 def _summary(caplog, impl):
@@ -316,6 +317,7 @@ async def test_transient_error_outside_action_exhausts_retries(impl, caplog, pat
     assert [r.levelno for r in _records(caplog, impl)] == [logging.ERROR] * 3
 
 
+@PATCHES_SLEEP
 def test_action_unregistered_between_retries_sync(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
@@ -360,6 +362,9 @@ async def test_action_unregistered_between_retries_async(impl, caplog):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.thread_unsafe(
+    reason="adds a handler to, and sets the level of, the implementation logger: process-wide"
+)
 def test_records_go_to_the_implementation_logger(impl):
     records = []
 
@@ -391,12 +396,12 @@ def test_logger_level_filters_records(impl, caplog):
 def test_fs_logger_name(fs, caplog):
     caplog.set_level(logging.DEBUG)
     fs.ActionExecutor(fs.ActionRegistry()).execute(_tr(fs, ["ghost"]), {})
-    names = [r.name for r in caplog.records if r.getMessage() == _SKIP]
+    names = [r.name for r in caplog_records(caplog) if r.getMessage() == _SKIP]
     assert names == ["ferrostator.actions"]
 
 
 def test_pystator_logger_name(ps, caplog):
     caplog.set_level(logging.DEBUG)
     ps.ActionExecutor(ps.ActionRegistry()).execute(_tr(ps, ["ghost"]), {})
-    names = [r.name for r in caplog.records if r.getMessage() == _SKIP]
+    names = [r.name for r in caplog_records(caplog) if r.getMessage() == _SKIP]
     assert names == ["pystator.actions"]

@@ -16,6 +16,10 @@ import asyncio
 import _reliability as R
 import pytest
 
+_FRESH_LOOP = pytest.mark.thread_unsafe(
+    reason="R.run_in_fresh_loop swaps sys.unraisablehook and records warnings, both process-wide"
+)
+
 BASE_EXCEPTIONS = [KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError]
 
 # entry point -> how to call it (executor, registry, ns, spec, tr, ctx) -> awaitable or value
@@ -97,6 +101,7 @@ def test_base_exceptions_propagate_from_sync_paths(impl, path, exc_type):
     assert R.PARAMS_KEY not in ctx
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize("exc_type", BASE_EXCEPTIONS, ids=lambda e: e.__name__)
 @pytest.mark.parametrize("kind", ["sync", "async", "async-suspending"])
 @pytest.mark.parametrize("path", list(ASYNC_PATHS))
@@ -130,6 +135,7 @@ FAILURE_CASES = [
 ]
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize("path,kind,exc_type", FAILURE_CASES)
 def test_exceptions_become_failed_results(impl, path, kind, exc_type):
     exc = exc_type("boom")
@@ -217,6 +223,7 @@ def _start(ex, ns, mode, tr, specs, ctx):
     return getattr(ex, mode)(tr, ctx)
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize("variant", ["plain", "timeout", "retry"])
 @pytest.mark.parametrize("mode", CANCEL_MODES)
 def test_cancelling_a_suspended_execution(impl, mode, variant):
@@ -255,6 +262,7 @@ def test_cancelling_a_suspended_execution(impl, mode, variant):
     assert ctx == {"user": 1}
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize("mode", CANCEL_MODES)
 def test_cancelling_before_the_first_step(impl, mode):
     """Cancelled before it ever ran: nothing starts, nothing is left behind."""
@@ -274,6 +282,7 @@ def test_cancelling_before_the_first_step(impl, mode):
     assert ctx == {"user": 1}
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize(
     "mode", ["async_execute", "async_execute_parallel", "async_execute_phased"]
 )
@@ -311,6 +320,7 @@ def test_wait_for_timeout_cancels_nested_batches(impl, mode):
     assert ctx == {"user": 1}
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize("mode", ["async_execute", "async_execute_action_spec"])
 def test_closing_a_suspended_coroutine(impl, mode):
     """coroutine.close() on a suspended sequential execution (what happens when a
@@ -358,6 +368,7 @@ class ContextFailingOnResume(dict):
         super().__setitem__(key, value)
 
 
+@_FRESH_LOOP
 @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit, ValueError])
 @pytest.mark.parametrize(
     "mode", ["async_execute", "async_execute_parallel", "async_execute_phased"]

@@ -22,9 +22,15 @@ FUZZ_SCRIPT = Path(__file__).resolve().parent / "_reliability_fuzz.py"
 
 
 def run_fuzz(
-    tmp_path: Path, examples: int, seed: int | None = None, timeout: float = 600, allow=()
+    tmp_path: Path,
+    examples: int,
+    seed: int | None = None,
+    timeout: float = 600,
+    allow=(),
+    env: dict | None = None,
 ):
-    """Runs the fuzz child; returns (ok, report text)."""
+    """Runs the fuzz child (``env``: extra environment variables for it); returns (ok,
+    report text)."""
     last_call = tmp_path / "last_call.txt"
     args = ["--examples", str(examples), "--last-call", str(last_call)]
     if seed is not None:
@@ -36,7 +42,7 @@ def run_fuzz(
         f"import runpy, sys; sys.argv = [{script}] + sys.argv[1:]; "
         f"runpy.run_path({script}, run_name='__main__')"
     )
-    proc = R.run_python(code, *args, timeout=timeout)
+    proc = R.run_python(code, *args, timeout=timeout, env=env)
     ok = proc.returncode == 0 and "FUZZ OK" in proc.stdout
     last = last_call.read_text(errors="replace").strip() if last_call.exists() else "(none)"
     report = f"{R.describe_exit(proc)}\n--- last call started ---\n{last}"
@@ -54,12 +60,12 @@ def test_fuzz_public_api_in_a_subprocess(tmp_path):
     assert f"FUZZ OK {examples} " in proc.stdout
 
 
-def test_fuzz_harness_reports_a_segfault(tmp_path, monkeypatch):
+def test_fuzz_harness_reports_a_segfault(tmp_path):
     """The harness turns a crash of the child into a failure that names the last
     call: a child that segfaults mid-run (on purpose, at call 7) is reported with
     its signal and the call it was making, not mistaken for a pass."""
-    monkeypatch.setenv("RELIABILITY_FUZZ_SELFTEST_CRASH_AT", "7")
-    ok, report, proc = run_fuzz(tmp_path, 50, timeout=120)
+    crash = {"RELIABILITY_FUZZ_SELFTEST_CRASH_AT": "7"}  # the child's environment only
+    ok, report, proc = run_fuzz(tmp_path, 50, timeout=120, env=crash)
     assert not ok
     assert proc.returncode == -11 or sys.platform != "linux", report
     assert "killed by signal 11" in report

@@ -20,6 +20,11 @@ from unittest import mock
 
 import _reliability as R
 import pytest
+from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP
+
+# Every test here counts references, measures RSS or waits for a collection after
+# gc.collect().
+pytestmark = COLLECTS_GARBAGE
 
 # ---------------------------------------------------------------------------
 # Reference counts
@@ -196,6 +201,7 @@ class RefusingContext(dict):
         raise TypeError(f"read-only context: {key}")
 
 
+@PATCHES_SLEEP
 @pytest.mark.parametrize(
     "mode", ["sync", "async_execute", "async_execute_parallel", "async_execute_phased"]
 )
@@ -258,6 +264,7 @@ def test_refcounts_unchanged_after_propagated_base_exceptions(fs, mode, base):
     assert ctx == {}
 
 
+@pytest.mark.thread_unsafe(reason="measures the RSS of the process, which other threads grow too")
 def test_rss_stays_flat(fs):
     """~40k executions (sync and the three async modes, ok / failing / skipped /
     effect actions): resident memory grows by less than 8 MB after warm-up.

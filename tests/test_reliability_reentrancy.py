@@ -15,6 +15,7 @@ import threading
 
 import _reliability as R
 import pytest
+from conftest import COLLECTS_GARBAGE
 
 SYNC_MODES = ("execute",)
 ASYNC_MODES = ("async_execute", "async_execute_parallel", "async_execute_phased")
@@ -231,6 +232,7 @@ def test_action_waits_for_another_thread_using_the_registry(fs, mode):
     assert er.action_results[0].result is True
 
 
+@COLLECTS_GARBAGE
 @pytest.mark.parametrize("trigger", ["unregister", "clear", "register_duplicate", "gc"])
 def test_finalizer_of_a_dropped_action_may_use_the_registry(fs, trigger):
     """Dropping an action's last reference (unregister, clear, a rejected duplicate,
