@@ -5,7 +5,7 @@ use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::results::{ActionResult, Res};
+use crate::results::Res;
 use crate::spec::Job;
 use crate::util::{display, is_exception, is_transient, log, log_exception, params_key};
 
@@ -82,7 +82,7 @@ pub fn after_attempt(
                 )?;
             }
             let transient = is_transient(bound);
-            let result = ActionResult::new_fail(py, name.clone().into_any().unbind(), error)?;
+            let result = Res::failed(name.clone().into_any().unbind(), error);
             if !transient || last {
                 Ok(Next::Done(result))
             } else {
@@ -92,7 +92,7 @@ pub fn after_attempt(
         Outcome::TimedOut => {
             let timeout = job.timeout.as_ref().map(display).unwrap_or_else(|| "None".to_owned());
             let error = PyTimeoutError::new_err(format!("Action '{name}' timed out after {timeout}s"));
-            let result = ActionResult::new_fail(py, name.clone().into_any().unbind(), error.into_value(py).into_any())?;
+            let result = Res::failed(name.clone().into_any().unbind(), error.into_value(py).into_any());
             if last {
                 Ok(Next::Done(result))
             } else {

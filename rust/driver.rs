@@ -24,7 +24,7 @@ use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, se
 use crate::defs::defs;
 use crate::executor::{Executor, Prepared};
 use crate::registry::{Entry, Registry};
-use crate::results::{complete, ActionResult, ExecutionResult, Res};
+use crate::results::{complete, ExecutionResult, Res};
 use crate::spec::{Job, OwnedJob};
 use crate::util::{
     await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent,
@@ -241,11 +241,11 @@ impl Action {
     }
 
     fn ok(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Outcome> {
-        Ok(Outcome::Result(ActionResult::new_ok(py, self.name(py).unbind(), value.unbind())?))
+        Ok(Outcome::Result(Res::succeeded(self.name(py).unbind(), value.unbind())))
     }
 
     fn fail(&self, py: Python<'_>, err: PyErr) -> PyResult<Outcome> {
-        Ok(Outcome::Result(ActionResult::new_fail(py, self.name(py).unbind(), err.into_value(py).into_any())?))
+        Ok(Outcome::Result(Res::failed(self.name(py).unbind(), err.into_value(py).into_any())))
     }
 
     /// Begins an attempt. `Ok(None)` means a stage was entered and must be driven.

@@ -8,7 +8,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping};
 
-use crate::results::{ActionResult, Res};
+use crate::results::Res;
 use crate::util::{datetime_from_us, is_exception, now_us};
 
 fn field<'py>(params: &Bound<'py, PyAny>, key: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -99,10 +99,8 @@ pub fn run(
         }
     };
     match apply(effect, params, ctx) {
-        Ok(()) => ActionResult::new_ok(py, name.clone().unbind(), py.None()),
-        Err(err) if is_exception(py, &err) => {
-            ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())
-        }
+        Ok(()) => Ok(Res::succeeded(name.clone().unbind(), py.None())),
+        Err(err) if is_exception(py, &err) => Ok(Res::failed(name.clone().unbind(), err.into_value(py).into_any())),
         Err(err) => Err(err),
     }
 }

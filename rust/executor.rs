@@ -141,11 +141,10 @@ impl Executor {
                 )?,
             )?;
         }
-        Ok(Prepared::Done(ActionResult::new_skipped(
-            py,
+        Ok(Prepared::Done(Res::skipped(
             name.clone().into_any().unbind(),
             PyString::new(py, "not_registered").into_any().unbind(),
-        )?))
+        )))
     }
 
     /// The entry for a retry attempt: looked up again, as the action may have been
@@ -187,9 +186,9 @@ impl Executor {
                 },
             };
             Ok(match Registry::call_sync(py, entry, ctx)? {
-                Called::Ok(value) => Outcome::Result(ActionResult::new_ok(py, name.clone().unbind(), value)?),
+                Called::Ok(value) => Outcome::Result(Res::succeeded(name.clone().unbind(), value)),
                 Called::Failed(err) => {
-                    Outcome::Result(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?)
+                    Outcome::Result(Res::failed(name.clone().unbind(), err.into_value(py).into_any()))
                 }
             })
         })();

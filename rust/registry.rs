@@ -182,8 +182,8 @@ impl Registry {
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Res> {
         match Self::call_sync(py, entry, context)? {
-            Called::Ok(value) => ActionResult::new_ok(py, name.clone().unbind(), value),
-            Called::Failed(err) => ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any()),
+            Called::Ok(value) => Ok(Res::succeeded(name.clone().unbind(), value)),
+            Called::Failed(err) => Ok(Res::failed(name.clone().unbind(), err.into_value(py).into_any())),
         }
     }
 }
@@ -316,10 +316,10 @@ impl Registry {
         let raise_on_error = truthy(raise_on_error)?;
         let entry = self.get_entry(name)?;
         match Self::call_sync(py, &entry, context)? {
-            Called::Ok(value) => Ok(ActionResult::new_ok(py, name.clone().unbind(), value)?.into_object(py)?),
+            Called::Ok(value) => Ok(Res::succeeded(name.clone().unbind(), value).into_object(py)?),
             Called::Failed(err) if raise_on_error => Err(err),
             Called::Failed(err) => {
-                Ok(ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?.into_object(py)?)
+                Ok(Res::failed(name.clone().unbind(), err.into_value(py).into_any()).into_object(py)?)
             }
         }
     }
@@ -341,7 +341,7 @@ impl Registry {
             let result = match self.get_entry(&name) {
                 Ok(entry) => Self::execute_entry(py, &entry, &name, context)?,
                 Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
-                    ActionResult::new_fail(py, name.clone().unbind(), err.into_value(py).into_any())?
+                    Res::failed(name.clone().unbind(), err.into_value(py).into_any())
                 }
                 Err(err) => return Err(err),
             };

@@ -135,6 +135,18 @@ impl Res {
         Ok(obj)
     }
 
+    pub fn succeeded(name: Py<PyAny>, result: Py<PyAny>) -> Res {
+        Res { name, value: result, kind: Kind::Ok }
+    }
+
+    pub fn failed(name: Py<PyAny>, error: Py<PyAny>) -> Res {
+        Res { name, value: error, kind: Kind::Failed }
+    }
+
+    pub fn skipped(name: Py<PyAny>, reason: Py<PyAny>) -> Res {
+        Res { name, value: reason, kind: Kind::Skipped }
+    }
+
     /// Whether the action succeeded (skipped counts as succeeded).
     pub fn ok(&self) -> bool {
         self.kind != Kind::Failed
@@ -189,18 +201,6 @@ fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
 }
 
 impl ActionResult {
-    pub fn new_ok(_py: Python<'_>, name: Py<PyAny>, result: Py<PyAny>) -> PyResult<Res> {
-        Ok(Res { name, value: result, kind: Kind::Ok })
-    }
-
-    pub fn new_fail(_py: Python<'_>, name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Res> {
-        Ok(Res { name, value: error, kind: Kind::Failed })
-    }
-
-    pub fn new_skipped(_py: Python<'_>, name: Py<PyAny>, reason: Py<PyAny>) -> PyResult<Res> {
-        Ok(Res { name, value: reason, kind: Kind::Skipped })
-    }
-
     /// The fields, in declaration order.
     pub fn snapshot(&self, py: Python<'_>) -> [Py<PyAny>; 5] {
         lock(&self.fields).refs().map(|f| f.clone_ref(py))
@@ -268,7 +268,7 @@ impl ActionResult {
         let py = cls.py();
         let result = result.unwrap_or_else(|| py.None());
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_ok(py, action_name, result)?.into_object(py)?.into_any());
+            return Ok(Res::succeeded(action_name, result).into_object(py)?.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", true)?;
@@ -283,7 +283,7 @@ impl ActionResult {
     fn fail(cls: &Bound<'_, PyType>, action_name: Py<PyAny>, error: Py<PyAny>) -> PyResult<Py<PyAny>> {
         let py = cls.py();
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_fail(py, action_name, error)?.into_object(py)?.into_any());
+            return Ok(Res::failed(action_name, error).into_object(py)?.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", false)?;
@@ -307,7 +307,7 @@ impl ActionResult {
             _ => PyString::new(py, "not_registered").into_any().unbind(),
         };
         if cls.is(py.get_type::<ActionResult>()) {
-            return Ok(Self::new_skipped(py, action_name, reason)?.into_object(py)?.into_any());
+            return Ok(Res::skipped(action_name, reason).into_object(py)?.into_any());
         }
         let kwargs = PyDict::new(py);
         kwargs.set_item("success", true)?;

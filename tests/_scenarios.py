@@ -549,6 +549,21 @@ def _only_tasked_items(op: OpDef, tasked: frozenset) -> bool:
     return all(d.how in ("ctor", "config", "config_str") and d.name in tasked for d in op.specs)
 
 
+def _eager_start_shows(sc: Scenario, op: OpDef) -> bool:
+    """Python 3.12+ only: ferrostator's Tasks start eagerly (README, "Deliberate
+    differences"), pystator's gather Tasks on the next loop iteration, so once an item
+    of a batch of several may suspend (an async action, a retry's sleep, a timeout's
+    wait), the order in which the items resume may differ."""
+    if sys.version_info < (3, 12) or len(op.names) + len(op.specs) < 2:
+        return False
+    suspending_action = any(
+        a.kind in ASYNC_KINDS or a.suspend_before or a.suspend_after or a.fail_first
+        for a in sc.actions
+    )
+    waiting_spec = any(d.timeout is not OMIT or d.retry is not OMIT for d in op.specs)
+    return suspending_action or waiting_spec
+
+
 def fan_out_differs(sc: Scenario) -> bool:
     """DELIBERATE DIFFERENCE 6 (README, "Deliberate differences"): parallel/phased
     batches run their leading sync items (sync actions, effects, skips of missing
@@ -559,7 +574,8 @@ def fan_out_differs(sc: Scenario) -> bool:
     action propagates before the later items of the batch start.  True if the
     scenario may show that: a fan-out op with a ticker or a cancellation whose
     items are not all async actions, or any fan-out op in a scenario where a sync
-    action raises a BaseException.  Everything else in a fan-out must match."""
+    action raises a BaseException; on 3.12+ also the batches that eager task start
+    may reorder (`_eager_start_shows`).  Everything else in a fan-out must match."""
     base = ("AbortRun", "CancelledError")
     sync_base = any(
         a.kind in SYNC_KINDS and a.final[0] == "raise" and a.final[1] in base for a in sc.actions
@@ -568,7 +584,7 @@ def fan_out_differs(sc: Scenario) -> bool:
     for op in sc.ops:
         if not fans_out(op):
             continue
-        if sync_base:
+        if sync_base or _eager_start_shows(sc, op):
             return True
         if (op.ticker or op.cancel_after is not OMIT) and not _only_tasked_items(op, tasked):
             return True

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from conftest import PATCHES_SLEEP, caplog_records
+from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP, caplog_records
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
@@ -720,6 +720,7 @@ def test_fs_first_reads_of_the_list_from_many_threads_agree(fs):
         assert len(seen[0]) == 20 and len({id(r) for r in seen[0]}) == 20
 
 
+@COLLECTS_GARBAGE
 def test_fs_cycle_through_an_unread_result_is_collected(fs):
     import gc
     import weakref
