@@ -1102,6 +1102,8 @@ class _Capture(logging.Handler):
         msg = record.getMessage()
         if self.first_line_only:
             msg = msg.split("\n", 1)[0]
+        # Object addresses (uvloop names callbacks by their repr) differ run to run.
+        msg = re.sub(r" at 0x[0-9a-fA-F]+", " at 0x…", msg)
         exc = record.exc_info[0].__name__ if record.exc_info else None
         self.sink.append((self.tag, record.levelname, msg, "exc_info", exc))
 
