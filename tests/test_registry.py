@@ -620,3 +620,17 @@ def test_pystator_register_accepts_non_callable(ps):
     assert "x" in reg
     r = reg.execute("x", {})
     assert isinstance(r.error, TypeError)
+
+
+def test_constructor_takes_no_arguments(impl):
+    with pytest.raises(TypeError):
+        impl.ActionRegistry(1, 2)
+    with pytest.raises(TypeError):
+        impl.ActionRegistry(actions={})
+
+    class Named(impl.ActionRegistry):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+    assert Named("x").name == "x" and len(Named("y")) == 0

@@ -99,6 +99,10 @@ class ActionRegistry(RegistryCore):
         >>> registry.execute("notify", {"user": "alice"})
     """
 
+    def __init__(self) -> None:
+        """An empty registry (takes no arguments, as pystator's)."""
+        super().__init__()
+
     async def async_execute(
         self, name: str, context: dict[str, Any], raise_on_error: bool = False
     ) -> ActionResult:
