@@ -10,6 +10,8 @@
 //! sync action runs inline. An inline action that has to wait (a retry's real sleep)
 //! continues as a Task.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{ffi, intern};
@@ -211,11 +213,30 @@ impl Batch {
         self.tasks.as_ref().map(|t| t.clone_ref(py))
     }
 
+    /// What the batch is awaited through, as `asyncio.gather(*tasks)` would give: a
+    /// `future_class(loop=...)` (the Python layer's `_BatchFuture`) holding the Tasks
+    /// as `_children`, with the gather callback on every Task. None when no Task runs.
+    fn watch(&self, py: Python<'_>, future_class: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(tasks) = &self.tasks else {
+            return Ok(None);
+        };
+        let tasks = tasks.bind(py);
+        let event_loop = tasks.get_item(0)?.call_method0(intern!(py, "get_loop"))?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "loop"), event_loop)?;
+        let outer = future_class.call((), Some(&kwargs))?;
+        outer.setattr(intern!(py, "_children"), tasks)?;
+        let callback =
+            Py::new(py, GatherCallback { outer: outer.clone().unbind(), pending: AtomicUsize::new(tasks.len()) })?;
+        for task in tasks.iter() {
+            task.call_method1(intern!(py, "add_done_callback"), (&callback,))?;
+        }
+        Ok(Some(outer.unbind()))
+    }
+
     /// Puts the Tasks' results in place (once they are all done) and returns the
     /// batch's value.
-    #[pyo3(signature = (gathered = None))]
-    fn finish(&self, py: Python<'_>, gathered: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let _ = gathered;
+    fn finish(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let slots = self.slots.bind(py);
         for (slot, run) in &self.task_slots {
             let taken = match run.try_borrow_mut(py) {
@@ -249,6 +270,55 @@ impl Batch {
             visit.call(er)?;
         }
         Ok(())
+    }
+}
+
+/// `asyncio.gather`'s per-child done callback (with `return_exceptions=False`), shared
+/// by the Tasks of one batch: the batch's outer future (the Python layer's
+/// `_BatchFuture`, which cancels the Tasks as gather's `_GatheringFuture` does) fails
+/// as soon as a Task is cancelled or raised, and is resolved when every Task is done.
+/// The Tasks' values are not collected here: `_Batch.finish` takes them from the Runs.
+#[pyclass(name = "_GatherCallback", module = "ferrostator._core", frozen)]
+pub struct GatherCallback {
+    outer: Py<PyAny>,
+    pending: AtomicUsize,
+}
+
+#[pymethods]
+impl GatherCallback {
+    fn __call__(&self, py: Python<'_>, fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        let remaining = self.pending.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        let outer = self.outer.bind(py);
+        let cancelled = fut.call_method0(intern!(py, "cancelled"))?.is_truthy()?;
+        if outer.call_method0(intern!(py, "done"))?.is_truthy()? {
+            if !cancelled {
+                fut.call_method0(intern!(py, "exception"))?; // marks it retrieved
+            }
+            return Ok(());
+        }
+        if cancelled {
+            let exc = fut.call_method0(intern!(py, "_make_cancelled_error"))?;
+            outer.call_method1(intern!(py, "set_exception"), (exc,))?;
+            return Ok(());
+        }
+        let exc = fut.call_method0(intern!(py, "exception"))?;
+        if !exc.is_none() {
+            outer.call_method1(intern!(py, "set_exception"), (exc,))?;
+            return Ok(());
+        }
+        if remaining == 0 {
+            if outer.getattr(intern!(py, "_cancel_requested"))?.is_truthy()? {
+                let exc = fut.call_method0(intern!(py, "_make_cancelled_error"))?;
+                outer.call_method1(intern!(py, "set_exception"), (exc,))?;
+            } else {
+                outer.call_method1(intern!(py, "set_result"), (py.None(),))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.outer)
     }
 }
 

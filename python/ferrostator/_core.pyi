@@ -786,8 +786,15 @@ class _Batch(Generic[_T_co]):
     def tasks(self) -> list[asyncio.Task[Any]] | None:
         """The Tasks to gather, or None when every action already finished."""
 
-    def finish(self, gathered: Iterable[Any] | None = None) -> _T_co:
-        """Put the gathered Task results in place and return the batch's value."""
+    def watch(
+        self, future_class: Callable[..., asyncio.Future[None]]
+    ) -> asyncio.Future[None] | None:
+        """What the batch is awaited through, as ``asyncio.gather(*tasks)`` would give:
+        ``future_class(loop=...)`` holding the Tasks as ``_children``, with gather's
+        done callback on every Task; None when no Task runs."""
+
+    def finish(self) -> _T_co:
+        """Put the Tasks' results in place (once all are done) and return the batch's value."""
 
 def _sequential_start(
     executor: ExecutorCore, transition_result: _TransitionResultLike, context: _Context

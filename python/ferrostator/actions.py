@@ -10,7 +10,7 @@ batches, and the decorator.
 from __future__ import annotations
 
 import logging
-from asyncio import gather as _gather
+from asyncio import Future
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -82,12 +82,34 @@ class AsyncActionFunc(Protocol):
 AnyActionFunc = ActionFunc | AsyncActionFunc | Callable[[dict[str, Any]], Any | Awaitable[Any]]
 
 
+class _BatchFuture(Future[None]):
+    """The future a fanned-out batch is awaited through: ``asyncio.gather``'s outer
+    future (``_GatheringFuture``) for the batch's Tasks, made by ``_Batch.watch``.
+    Cancelling it cancels the Tasks, and it is done once they all are (or one failed,
+    or was cancelled), exactly as with gather."""
+
+    _children: list[Future[Any]]  # the Tasks, set by _Batch.watch
+    _cancel_requested = False
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if self.done():
+            return False
+        ret = False
+        for child in self._children:
+            if child.cancel(msg=msg):
+                ret = True
+        if ret:
+            # Once every Task is done, the batch fails with CancelledError.
+            self._cancel_requested = True
+        return ret
+
+
 async def _settle(batch: _Batch[_T]) -> _T:
     """Waits for a fanned-out batch's Tasks (as asyncio.gather) and returns its value."""
-    tasks = batch.tasks
-    if tasks is None:
-        return batch.finish()
-    return batch.finish(await _gather(*tasks))
+    outer = batch.watch(_BatchFuture)
+    if outer is not None:
+        await outer
+    return batch.finish()
 
 
 class ActionRegistry(RegistryCore):
@@ -171,7 +193,12 @@ class ActionExecutor(ExecutorCore):
         self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
     ) -> ExecutionResult:
         """Execute all actions concurrently, as ``asyncio.gather`` would."""
-        return await _settle(_parallel_start(self, transition_result, context))
+        # _settle, inlined (one coroutine less on the hot path).
+        batch = _parallel_start(self, transition_result, context)
+        outer = batch.watch(_BatchFuture)
+        if outer is not None:
+            await outer
+        return batch.finish()
 
     async def async_execute_phased(
         self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
@@ -184,7 +211,12 @@ class ActionExecutor(ExecutorCore):
             for specs in phases:
                 if not specs:
                     continue
-                phase_results = await _settle(_fan_out(self, specs, context))
+                # _settle, inlined (one coroutine less per phase).
+                batch = _fan_out(self, specs, context)
+                outer = batch.watch(_BatchFuture)
+                if outer is not None:
+                    await outer
+                phase_results = batch.finish()
                 results.extend(phase_results)
                 if self.stop_on_error and self._any_failed(phase_results):
                     break
