@@ -540,3 +540,75 @@ async def test_pystator_parallel_sync_actions_run_in_their_own_task(ps):
     reg.register("s", lambda ctx: seen.append(asyncio.current_task()))
     await ps.ActionExecutor(reg).async_execute_parallel(_tr(ps, ["s"]), {})
     assert seen[0] is not asyncio.current_task()
+
+
+# ---------------------------------------------------------------------------
+# gather's rules for the batch as a whole (ferrostator waits through its own
+# gather-equivalent future: these pin it to asyncio.gather's behaviour)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["async_execute_parallel", "async_execute_phased"])
+async def test_a_cancelled_action_task_fails_the_batch_but_not_its_siblings(impl, mode):
+    tasks, events = {}, []
+    reg = impl.ActionRegistry()
+
+    async def victim(ctx):
+        tasks["victim"] = asyncio.current_task()
+        await asyncio.sleep(10)
+
+    async def killer(ctx):
+        await asyncio.sleep(0)
+        tasks["victim"].cancel()
+
+    async def slow(ctx):
+        for _ in range(5):
+            await asyncio.sleep(0)
+        events.append("slow finished")
+
+    for name, fn in (("victim", victim), ("killer", killer), ("slow", slow)):
+        reg.register(name, fn)
+    ex = impl.ActionExecutor(reg)
+    with pytest.raises(asyncio.CancelledError):
+        await getattr(ex, mode)(_tr(impl, ["victim", "killer", "slow"]), {})
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert events == ["slow finished"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["async_execute_parallel", "async_execute_phased"])
+async def test_cancelling_the_caller_waits_for_the_actions_and_keeps_the_message(impl, mode):
+    events = []
+    reg = impl.ActionRegistry()
+
+    def make(name):
+        async def action(ctx):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError as exc:
+                events.append((name, "cancelled", exc.args))
+                await asyncio.sleep(0)  # still cleaning up when the caller is told
+                events.append((name, "cleaned", ()))
+                raise
+
+        return action
+
+    for name in ("a", "b"):
+        reg.register(name, make(name))
+    ex = impl.ActionExecutor(reg)
+    caller = asyncio.ensure_future(getattr(ex, mode)(_tr(impl, ["a", "b"]), {}))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    caller.cancel("stop now")
+    with pytest.raises(asyncio.CancelledError) as raised:
+        await caller
+    assert sorted(events) == [
+        ("a", "cancelled", ("stop now",)),
+        ("a", "cleaned", ()),
+        ("b", "cancelled", ("stop now",)),
+        ("b", "cleaned", ()),
+    ]
+    # As asyncio.gather gives on each version (3.10 drops the message).
+    assert raised.value.args == (("stop now",) if sys.version_info >= (3, 11) else ())
