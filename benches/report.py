@@ -438,12 +438,12 @@ class Report:
             "Speed-up is pystator ÷ ferrostator. The floor is a bare Python loop calling the "
             "same action functions with the context (1 call for reg1, 9 calls for sync9, "
             "sync9p and sync9r, 9 awaits for seq9a); for par9a and phased9a it is "
-            "`asyncio.gather` of the same 9 coroutines (three gathers of 3 for phased9a), the "
-            "least any executor can do that keeps gather's semantics (a Task per async "
-            "action). Floors are timed in the same repeats. sync9r reads `action_results` "
-            "after each execute: ferrostator keeps the results of a sync execute as records "
-            "and builds the ActionResult objects on first read, so sync9 does not build them "
-            "and sync9r shows the cost when they are built.",
+            "`asyncio.gather` of the same 9 coroutines (three gathers of 3 for phased9a): "
+            "what pystator's fan-out costs at the least, a Task per async action and "
+            "gather's bookkeeping. Floors are timed in the same repeats. sync9r reads "
+            "`action_results` after each execute: ferrostator keeps the results of a sync "
+            "execute as records and builds the ActionResult objects on first read, so sync9 "
+            "does not build them and sync9r shows the cost when they are built.",
             "",
         )
 

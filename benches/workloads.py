@@ -295,9 +295,8 @@ async def floor9a(ctx: dict[str, Any]) -> None:
 
 
 async def floor_gather9a(ctx: dict[str, Any]) -> None:
-    """``asyncio.gather`` of the 9 async action functions: the least any
-    executor keeping gather's semantics (a Task per async action) can do for
-    par9a."""
+    """``asyncio.gather`` of the 9 async action functions: what pystator's
+    par9a costs at the least (a Task per async action, gather's bookkeeping)."""
     await asyncio.gather(*[func(ctx) for func in ASYNC_ACTIONS])
 
 
