@@ -50,7 +50,7 @@ test-threads: build-dev ## Build, then run every test body in THREADS (4) thread
 
 .PHONY: stress
 stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k-example fuzz, clippy
-	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q tests/stress
+	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q -s tests/stress  # -s: prints the figures
 
 .PHONY: bench
 bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (prints the ratio table)
