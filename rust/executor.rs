@@ -271,6 +271,9 @@ fn check_registry(registry: &Bound<'_, PyAny>) -> PyResult<Py<Registry>> {
 impl Executor {
     #[new]
     #[pyo3(signature = (registry, stop_on_error = None, log_execution = None, default_mode = None, strict = None))]
+    #[pyo3(
+        text_signature = "(registry, stop_on_error=False, log_execution=True, default_mode=ExecutionMode.SEQUENTIAL, strict=False)"
+    )]
     fn py_new(
         py: Python<'_>,
         registry: &Bound<'_, PyAny>,

@@ -238,6 +238,7 @@ pub fn result_succeeded(item: &Bound<'_, PyAny>) -> PyResult<bool> {
 impl ActionResult {
     #[new]
     #[pyo3(signature = (success, action_name, result = None, error = None, status = None))]
+    #[pyo3(text_signature = "(success, action_name, result=None, error=None, status=ActionStatus.OK)")]
     fn py_new(
         py: Python<'_>,
         success: Py<PyAny>,

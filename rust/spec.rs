@@ -108,6 +108,7 @@ impl ActionSpec {
 impl ActionSpec {
     #[new]
     #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = default_retry(), retry_backoff = default_backoff()))]
+    #[pyo3(text_signature = "(name='', params=None, effect=None, timeout=None, retry=0, retry_backoff=1.0)")]
     fn py_new(
         py: Python<'_>,
         name: Option<Bound<'_, PyAny>>,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import inspect
 import math
 import pickle
 import re
@@ -647,3 +648,20 @@ def test_permanent_errors(impl, exc):
 def test_fsm_errors_are_not_transient(impl):
     assert impl.is_transient_error(impl.FSMError("m")) is False
     assert impl.is_transient_error(impl.ActionNotFoundError("m", "x")) is False
+
+
+@pytest.mark.parametrize("name", ["ActionSpec", "ActionResult", "ActionExecutor"])
+def test_signatures_show_pystators_defaults(fs, ps, name):
+    """inspect.signature (and help()) show the defaults pystator's classes have
+    (``params`` aside: pystator's is a dict factory, shown here as None)."""
+
+    def defaults(cls):
+        return {
+            p.name: p.default
+            for p in inspect.signature(cls).parameters.values()
+            if p.default is not inspect.Parameter.empty and p.name != "params"
+        }
+
+    ours, theirs = defaults(getattr(fs, name)), defaults(getattr(ps, name))
+    assert list(ours) == list(theirs)
+    assert {k: str(v) for k, v in ours.items()} == {k: str(v) for k, v in theirs.items()}

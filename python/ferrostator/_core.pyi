@@ -232,12 +232,12 @@ class ActionSpec:
     __match_args__ = ("name", "params", "effect", "timeout", "retry", "retry_backoff")
     def __new__(
         cls,
-        name: str | None = None,
+        name: str | None = "",
         params: Mapping[str, Any] | None = None,
         effect: str | None = None,
         timeout: float | None = None,
-        retry: int = ...,
-        retry_backoff: float = ...,
+        retry: int = 0,
+        retry_backoff: float = 1.0,
     ) -> Self:
         """Create a spec. ``name`` defaults to ``""`` (None also means that), ``params``
         to ``{}`` (likewise), ``retry`` to 0 and ``retry_backoff`` to 1.0.
@@ -467,7 +467,7 @@ class ActionResult:
         action_name: str,
         result: Any = None,
         error: Exception | None = None,
-        status: ActionStatus | None = None,
+        status: ActionStatus | None = ...,
     ) -> Self:
         """Create a result; ``status`` defaults to ``ActionStatus.OK`` (None means that too)."""
 
@@ -643,10 +643,10 @@ class ExecutorCore:
     def __new__(
         cls,
         registry: RegistryCore,
-        stop_on_error: bool | None = None,
-        log_execution: bool | None = None,
-        default_mode: ExecutionMode | None = None,
-        strict: bool | None = None,
+        stop_on_error: bool | None = False,
+        log_execution: bool | None = True,
+        default_mode: ExecutionMode | None = ...,
+        strict: bool | None = False,
     ) -> Self:
         """Create an executor (None stands for a flag's default).
 
