@@ -24,7 +24,7 @@ use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, se
 use crate::defs::defs;
 use crate::executor::{Executor, Prepared};
 use crate::registry::{Entry, Registry};
-use crate::results::{complete, ExecutionResult, Res};
+use crate::results::{complete, ExecutionResult, Res, Results};
 use crate::spec::{Job, OwnedJob};
 use crate::util::{
     await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent,
@@ -707,9 +707,8 @@ pub struct Driver {
     pub kind: Kind,
     pub context: Py<PyAny>,
     pub items: std::vec::IntoIter<Item>,
-    pub results: Py<PyList>,
-    /// The results of a `Finish::Execution` driver: kept as records and handed to the
-    /// ExecutionResult when done (`results` stays empty).
+    /// The results so far, as records: made into objects (or handed to the
+    /// ExecutionResult as they are) when the driver finishes.
     records: Vec<Res>,
     /// Stop after a failure: the executor's flag (read at each check), or a fixed rule.
     pub stop_rule: StopRule,
@@ -726,15 +725,12 @@ pub enum StopRule {
 }
 
 impl Driver {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        py: Python<'_>,
         executor: Option<Py<Executor>>,
         registry: Py<Registry>,
         kind: Kind,
         context: Py<PyAny>,
         items: Vec<Item>,
-        results: Option<Py<PyList>>,
         stop_rule: StopRule,
         finish: Finish,
     ) -> Self {
@@ -744,7 +740,6 @@ impl Driver {
             kind,
             context,
             items: items.into_iter(),
-            results: results.unwrap_or_else(|| PyList::empty(py).unbind()),
             records: Vec::new(),
             stop_rule,
             finish,
@@ -754,12 +749,18 @@ impl Driver {
     }
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let results = self.results.bind(py);
+        let records = std::mem::take(&mut self.records);
         match &self.finish {
-            Finish::Single => Ok(results.get_item(0)?.unbind()),
-            Finish::List => Ok(results.clone().into_any().unbind()),
+            Finish::Single => match records.into_iter().next() {
+                Some(result) => Ok(result.into_object(py)?.into_any()),
+                None => Err(PyRuntimeError::new_err("an action finished without a result")),
+            },
+            Finish::List => {
+                let objects = records.into_iter().map(|r| r.into_object(py)).collect::<PyResult<Vec<_>>>()?;
+                Ok(PyList::new(py, objects)?.into_any().unbind())
+            }
             Finish::Execution(er) => {
-                er.bind(py).get().set_records(std::mem::take(&mut self.records));
+                er.bind(py).get().set_results(Results::Records(records));
                 complete(py, er);
                 Ok(er.clone_ref(py).into_any())
             }
@@ -788,13 +789,9 @@ impl Driver {
         }
     }
 
-    fn record(&mut self, py: Python<'_>, result: Res) -> PyResult<()> {
+    fn record(&mut self, result: Res) {
         let failed = !result.ok();
-        if let Finish::Execution(_) = self.finish {
-            self.records.push(result);
-        } else {
-            self.results.bind(py).append(result.into_object(py)?)?;
-        }
+        self.records.push(result);
         let stop = match self.stop_rule {
             StopRule::Never => false,
             StopRule::Always => true,
@@ -803,7 +800,6 @@ impl Driver {
         if failed && stop {
             self.stopped = true;
         }
-        Ok(())
     }
 
     /// Runs until an action suspends (Yield) or all are done (Return).
@@ -822,7 +818,7 @@ impl Driver {
                         Some(item) => match self.start_item(py, item)? {
                             Ok(action) => action,
                             Err(result) => {
-                                self.record(py, result)?;
+                                self.record(result);
                                 continue;
                             }
                         },
@@ -836,7 +832,7 @@ impl Driver {
                     self.current = Some(action);
                     return Ok(Step::Yield(value));
                 }
-                ActionStep::Done(result) => self.record(py, result)?,
+                ActionStep::Done(result) => self.record(result),
             }
         }
     }
@@ -852,7 +848,6 @@ impl Driver {
     fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.registry)?;
         visit.call(&self.context)?;
-        visit.call(&self.results)?;
         for record in &self.records {
             record.traverse(visit)?;
         }

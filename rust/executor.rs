@@ -60,7 +60,8 @@ impl Executor {
     }
 
     fn registry_view<'py>(&self, py: Python<'py>) -> PyResult<RegistryView<'py>> {
-        // Generation first, as in `Registry::snapshot`.
+        // The generation first: a registry stored in between is newer than the
+        // generation says, and the view is merely taken once more.
         let generation = self.registry_generation.load(Ordering::Acquire);
         let registry = self.registry(py)?;
         let table = registry.get().snapshot();

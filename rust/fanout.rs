@@ -20,7 +20,7 @@ use crate::defs::defs;
 use crate::driver::{start, Driver, Finish, Item, Kind, Run, Step, StopRule};
 use crate::executor::{Executor, Prepared};
 use crate::registry::Registry;
-use crate::results::{complete, ExecutionResult};
+use crate::results::{complete, ExecutionResult, Results};
 use crate::spec::{spec_list, Job, TransitionView};
 use crate::util::truthy;
 
@@ -31,16 +31,13 @@ fn executor_driver(
     items: Vec<Item>,
     stop_rule: StopRule,
     finish: Finish,
-    results: Option<Py<PyList>>,
 ) -> PyResult<Driver> {
     Ok(Driver::new(
-        py,
         Some(exec.clone().unbind()),
         exec.get().registry(py)?.unbind(),
         Kind::Executor,
         ctx.clone().unbind(),
         items,
-        results,
         stop_rule,
         finish,
     ))
@@ -55,14 +52,14 @@ pub fn _sequential_start(
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
     let mode = defs(py)?.mode_sequential.clone_ref(py);
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode)?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
         return Ok(er.into_any());
     }
     let items = view.all_specs()?.into_iter().map(|s| Item::Spec(s.unbind())).collect();
-    let driver = executor_driver(py, executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er), None)?;
+    let driver = executor_driver(py, executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er))?;
     start(py, driver)
 }
 
@@ -75,13 +72,12 @@ pub fn _spec_start(
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
     let items = vec![Item::Spec(action.clone().unbind())];
-    let driver = executor_driver(py, executor, context, items, StopRule::Never, Finish::Single, None)?;
+    let driver = executor_driver(py, executor, context, items, StopRule::Never, Finish::Single)?;
     start(py, driver)
 }
 
 /// A driver with registry semantics (no executor: no params, retries or effects).
 fn registry_driver(
-    py: Python<'_>,
     registry: &Bound<'_, Registry>,
     kind: Kind,
     ctx: &Bound<'_, PyAny>,
@@ -89,7 +85,7 @@ fn registry_driver(
     stop_rule: StopRule,
     finish: Finish,
 ) -> Driver {
-    Driver::new(py, None, registry.clone().unbind(), kind, ctx.clone().unbind(), items, None, stop_rule, finish)
+    Driver::new(None, registry.clone().unbind(), kind, ctx.clone().unbind(), items, stop_rule, finish)
 }
 
 /// `ActionRegistry.async_execute`: the ActionResult, or a Run to await.
@@ -104,7 +100,7 @@ pub fn _registry_start(
 ) -> PyResult<Py<PyAny>> {
     let kind = Kind::Registry { raise_on_error: truthy(raise_on_error)?, missing_fails: false };
     let items = vec![Item::Name(name.clone().unbind())];
-    start(py, registry_driver(py, registry, kind, context, items, StopRule::Never, Finish::Single))
+    start(py, registry_driver(registry, kind, context, items, StopRule::Never, Finish::Single))
 }
 
 /// `ActionRegistry.async_execute_all`: the results list, or a Run to await.
@@ -120,7 +116,7 @@ pub fn _registry_all_start(
     let kind = Kind::Registry { raise_on_error: false, missing_fails: true };
     let items = actions.try_iter()?.map(|n| n.map(|n| Item::Name(n.unbind()))).collect::<PyResult<Vec<_>>>()?;
     let rule = if truthy(stop_on_error)? { StopRule::Always } else { StopRule::Never };
-    start(py, registry_driver(py, registry, kind, context, items, rule, Finish::List))
+    start(py, registry_driver(registry, kind, context, items, rule, Finish::List))
 }
 
 /// Marks an ExecutionResult completed now and returns it.
@@ -135,7 +131,7 @@ pub fn _complete(py: Python<'_>, er: Py<ExecutionResult>) -> Py<ExecutionResult>
 #[pyfunction]
 pub fn _phased_start<'py>(py: Python<'py>, transition_result: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
     let mode = defs(py)?.mode_phased.clone_ref(py);
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode)?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
@@ -155,7 +151,7 @@ pub fn _parallel_start(
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Batch> {
     let mode = defs(py)?.mode_parallel.clone_ref(py);
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, None)?;
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode)?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         return Ok(Batch::finished(py, BatchFinish::Execution(er)));
@@ -253,7 +249,7 @@ impl Batch {
         match &self.finish {
             BatchFinish::List => Ok(slots.clone().into_any().unbind()),
             BatchFinish::Execution(er) => {
-                er.bind(py).get().set_results(slots.clone().into_any().unbind());
+                er.bind(py).get().set_results(Results::List(slots.clone().into_any().unbind()));
                 complete(py, er);
                 Ok(er.clone_ref(py).into_any())
             }
@@ -447,7 +443,7 @@ fn fill_slots<'py>(
     task_slots: &mut Vec<(usize, Py<Run>)>,
 ) -> PyResult<()> {
     let exec = executor.get();
-    let single = |items: Vec<Item>| executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single, None);
+    let single = |items: Vec<Item>| executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single);
     // On Python < 3.12 a Task's first step runs later, at the loop's next turn: once one
     // is waiting, every later action must wait behind it to keep pystator's order.
     let mut waiting = false;

@@ -478,18 +478,13 @@ impl ExecutionResult {
         Py::new(py, Self { fields: Mutex::new(fields) })
     }
 
-    /// A result stamped now, with an empty (or given) results list.
-    pub fn start(
-        py: Python<'_>,
-        transition_result: Py<PyAny>,
-        mode: Py<PyAny>,
-        results: Option<Py<PyList>>,
-    ) -> PyResult<Py<Self>> {
+    /// A result stamped now, with an empty results list.
+    pub fn start(py: Python<'_>, transition_result: Py<PyAny>, mode: Py<PyAny>) -> PyResult<Py<Self>> {
         Self::create(
             py,
             ExecutionFields {
                 transition_result,
-                action_results: Results::List(results.unwrap_or_else(|| PyList::empty(py).unbind()).into_any()),
+                action_results: Results::List(PyList::empty(py).into_any().unbind()),
                 execution_mode: mode,
                 started_at: Stamp::Micros(now_us()),
                 completed_at: None,
@@ -523,15 +518,9 @@ impl ExecutionResult {
         drop(old);
     }
 
-    /// Replaces the results list (the value replaced is dropped after the lock).
-    pub fn set_results(&self, results: Py<PyAny>) {
-        let old = std::mem::replace(&mut lock(&self.fields).action_results, Results::List(results));
-        drop(old);
-    }
-
-    /// Sets the results to records (see [`Results::Records`]).
-    pub fn set_records(&self, records: Vec<Res>) {
-        let old = std::mem::replace(&mut lock(&self.fields).action_results, Results::Records(records));
+    /// Replaces the results (the value replaced is dropped after the lock).
+    pub fn set_results(&self, results: Results) {
+        let old = std::mem::replace(&mut lock(&self.fields).action_results, results);
         drop(old);
     }
 
@@ -668,7 +657,7 @@ impl ExecutionResult {
 
     #[setter]
     fn set_action_results(&self, value: Py<PyAny>) {
-        self.set_results(value);
+        self.set_results(Results::List(value));
     }
 
     /// The ExecutionMode used.

@@ -1045,26 +1045,15 @@ def _build_spec(ns: Any, d: SpecDef) -> Any:
     def present(**kw: Any) -> dict:
         return {k: copy.deepcopy(v) for k, v in kw.items() if v is not OMIT}
 
-    if d.how == "ctor":
-        return ns.ActionSpec(
-            **present(
-                name=d.name,
-                params=d.params,
-                timeout=d.timeout,
-                retry=d.retry,
-                retry_backoff=d.retry_backoff,
-            )
+    if d.how in ("ctor", "config"):
+        fields = present(
+            name=d.name,
+            params=d.params,
+            timeout=d.timeout,
+            retry=d.retry,
+            retry_backoff=d.retry_backoff,
         )
-    if d.how == "config":
-        return ns.ActionSpec.from_config(
-            present(
-                name=d.name,
-                params=d.params,
-                timeout=d.timeout,
-                retry=d.retry,
-                retry_backoff=d.retry_backoff,
-            )
-        )
+        return ns.ActionSpec(**fields) if d.how == "ctor" else ns.ActionSpec.from_config(fields)
     if d.how == "config_str":
         return ns.ActionSpec.from_config(d.name)
     if d.how == "effect_config":

@@ -4,10 +4,15 @@ validate_actions_exist, execute_action_spec(s), retries, effects, interop."""
 from __future__ import annotations
 
 import collections
+import copy
+import gc
 import inspect
 import logging
+import pickle
 import re
+import threading
 import types
+import weakref
 from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
@@ -667,9 +672,6 @@ def test_execute_aggregates_before_and_after_reading_the_list(impl):
 
 
 def test_execute_result_compares_pickles_and_copies_before_the_list_is_read(impl):
-    import copy
-    import pickle
-
     a, b = _mixed_execution(impl), _mixed_execution(impl)
     b.transition_result = a.transition_result
     b.started_at, b.completed_at = a.started_at, a.completed_at
@@ -697,8 +699,6 @@ def test_execute_result_list_assigned_before_it_is_read(impl):
 
 
 def test_fs_first_reads_of_the_list_from_many_threads_agree(fs):
-    import threading
-
     reg = fs.ActionRegistry()
     reg.register("a", lambda c: object())
     ex = fs.ActionExecutor(reg)
@@ -722,9 +722,6 @@ def test_fs_first_reads_of_the_list_from_many_threads_agree(fs):
 
 @COLLECTS_GARBAGE
 def test_fs_cycle_through_an_unread_result_is_collected(fs):
-    import gc
-    import weakref
-
     class Holder:
         er = None
 
