@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Build CPython 3.14, 3.14t, 3.15 and 3.15t from the source trees in ../shared/cpython/
+# into a cache outside the repository, reusing every interpreter already there.
+#
+# Usage: scripts/build_pythons.sh [VARIANT ...]      (default: 3.14t 3.14 3.15t 3.15)
+#   VARIANT is X.Y (GIL build) or X.Yt (free-threaded, --disable-gil).
+# Environment:
+#   FERRO_PYTHONS   the cache (default: ~/.cache/ferrostator/pythons); each variant is
+#                   installed under FERRO_PYTHONS/X.Y[t] with bin/pythonX.Y[t]
+#   CPYTHON_SRC     where the tarballs are (default: ../shared/cpython beside the repository)
+#
+# Shared builds (--enable-shared, rpath to the prefix): `cargo test` with PyO3's
+# auto-initialize links libpython and cannot embed a static-only interpreter. Build
+# dependencies come from Debian's packages (apt-get, as root) when a compiler header is
+# missing. Prints the interpreter paths at the end; exits non-zero if one failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${FERRO_PYTHONS:-$HOME/.cache/ferrostator/pythons}
+src_dir=${CPYTHON_SRC:-$root/../shared/cpython}
+variants=("$@")
+[ ${#variants[@]} -eq 0 ] && variants=(3.14t 3.14 3.15t 3.15)
+
+declare -A tarball=([3.14]=Python-3.14.7.tar.xz [3.15]=Python-3.15.0rc1.tar.xz)
+
+ensure_build_deps() {
+    # One header per library the stdlib modules the suite needs link to (ssl, sqlite3, ...).
+    local missing=0 h
+    for h in /usr/include/openssl/ssl.h /usr/include/zlib.h /usr/include/ffi.h \
+        /usr/include/sqlite3.h /usr/include/lzma.h /usr/include/bzlib.h \
+        /usr/include/uuid/uuid.h /usr/include/readline/readline.h; do
+        [ -e "$h" ] || [ -e "/usr/include/x86_64-linux-gnu/${h#/usr/include/}" ] || missing=1
+    done
+    [ $missing -eq 0 ] && return 0
+    echo "--- installing CPython build dependencies (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq build-essential pkg-config libssl-dev zlib1g-dev libffi-dev \
+        libbz2-dev libreadline-dev libsqlite3-dev liblzma-dev libncurses-dev uuid-dev \
+        libgdbm-dev libzstd-dev libexpat1-dev >/dev/null
+}
+
+works() { # $1 interpreter, $2 X.Y, $3 "1" when free-threaded
+    [ -x "$1" ] && "$1" -c "import sys, sysconfig, ssl, sqlite3, ctypes, decimal, lzma, bz2, zlib
+sys.exit(not ('%d.%d' % sys.version_info[:2] == '$2'
+              and bool(sysconfig.get_config_var('Py_GIL_DISABLED')) == bool('$3')))" 2>/dev/null
+}
+
+failed=0
+for variant in "${variants[@]}"; do
+    v=${variant%t}
+    ft=""; [ "$variant" != "$v" ] && ft=1
+    [ -n "${tarball[$v]:-}" ] || { echo "build_pythons: unknown variant $variant" >&2; exit 2; }
+    prefix=$cache/$variant
+    exe=$prefix/bin/python$variant
+    if works "$exe" "$v" "$ft"; then
+        echo "=== CPython $variant: cached at $exe"
+        continue
+    fi
+    echo "=== CPython $variant: building into $prefix"
+    ensure_build_deps
+    work=$(mktemp -d "${TMPDIR:-/tmp}/ferro-cpython-$variant.XXXXXX")
+    tar -xJf "$src_dir/${tarball[$v]}" -C "$work"
+    srcdir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'Python-*' | head -n1)
+    opts=(--prefix="$prefix" --enable-shared "LDFLAGS=-Wl,-rpath,$prefix/lib")
+    [ -n "$ft" ] && opts+=(--disable-gil)
+    [ "$v" = 3.15 ] && opts+=(--without-system-libmpdec)
+    rm -rf "$prefix"
+    if (cd "$srcdir" && ./configure -q "${opts[@]}" >"$work/configure.log" 2>&1 &&
+        make -j"$(nproc)" >"$work/make.log" 2>&1 && make install >"$work/install.log" 2>&1) &&
+        works "$exe" "$v" "$ft"; then
+        rm -rf "$work"
+        echo "=== CPython $variant: built $exe"
+    else
+        echo "build_pythons: CPython $variant failed; logs in $work" >&2
+        tail -n 30 "$work"/*.log >&2 || true
+        failed=1
+    fi
+done
+
+echo "=== interpreters in $cache"
+for variant in "${variants[@]}"; do
+    exe=$cache/$variant/bin/python$variant
+    [ -x "$exe" ] && echo "  $variant  $exe  $("$exe" -VV | head -n1)"
+done
+exit $failed
