@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
 
 use crate::results::dataclass_repr;
-use crate::util::{bool_object, display, fields_equal, name_key, type_error, type_name};
+use crate::util::{bool_object, display, fields_equal, name_key, short_type_name, type_error, type_name};
 
 /// The declarative effect types, in the order `from_config` looks for them.
 pub const EFFECT_TYPES: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
@@ -310,7 +310,9 @@ fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyRe
     match effect {
         "set" => match value.cast::<PyDict>() {
             Ok(mapping) => mapping.copy(),
-            Err(_) => Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", type_name(value)))),
+            Err(_) => {
+                Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", short_type_name(value))))
+            }
         },
         "timestamp" | "increment" | "decrement" | "clear" => {
             if !value.is_instance_of::<PyString>() {
