@@ -134,9 +134,13 @@ class Shop:
     """The actions and guards of one run. Failures are a function of the call count
     and the order, so every run of the same stream sees the same ones."""
 
-    def __init__(self, *, async_actions: bool = False) -> None:
+    def __init__(
+        self, *, async_actions: bool = False, flaky: bool = True, suspend: bool = True
+    ) -> None:
         self.log: list[tuple[Any, ...]] = []
         self.async_actions = async_actions
+        self.flaky = flaky  # book_carrier fails now and then with a transient error
+        self.suspend = suspend  # the async action awaits asyncio.sleep(0)
         self.calls = 0
 
     def _seen(self, name: str, ctx: dict[str, Any]) -> None:
@@ -169,7 +173,7 @@ class Shop:
 
     def book_carrier(self, ctx: dict[str, Any]) -> str:
         self._seen("book_carrier", ctx)
-        if self.calls % 5 == 0:
+        if self.flaky and self.calls % 5 == 0:
             raise ConnectionError("carrier busy")  # transient: retried
         return f"{ctx['_action_params']['service']}-booking"
 
@@ -179,7 +183,8 @@ class Shop:
 
     async def push_webhook_async(self, ctx: dict[str, Any]) -> int:
         self._seen("push_webhook", ctx)
-        await asyncio.sleep(0)
+        if self.suspend:
+            await asyncio.sleep(0)
         return 202
 
     def push_webhook(self, ctx: dict[str, Any]) -> int:

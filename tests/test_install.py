@@ -209,7 +209,7 @@ def test_install_refuses_an_unsupported_pystator_version(monkeypatch):
 
 
 def test_the_contract_follows_the_pystator_version():
-    assert _contracts.contract_for("0.0.25") == "ferrostator.actions"
+    assert _contracts.contract_for("0.0.25").module == "ferrostator.actions"
     assert _install.contract_for is _contracts.contract_for
     with pytest.raises(RuntimeError, match="supports pystator 0.0.25 only"):
         _contracts.contract_for("9.9.9")
@@ -511,3 +511,42 @@ def test_copies_of_a_registry_in_a_cycle_are_collected():
     gc.collect()
     # With the alias gone, the lone registry's cycle is reported to the collector again.
     assert ref() is None
+
+
+# ---------------------------------------------------------------------------
+# pystator's own TransitionResult / ActionSpec, read field by field once installed
+# ---------------------------------------------------------------------------
+
+
+def test_pystators_objects_are_read_as_they_are_now(installed):
+    from pystator._types import ActionSpec, TransitionResult
+
+    registry = ferrostator.ActionRegistry()
+    registry.register("a", lambda ctx: ("a", ctx.get("_action_params")))
+    registry.register("b", lambda ctx: ("b", ctx.get("_action_params")))
+    executor = ferrostator.ActionExecutor(registry)
+    spec = ActionSpec("a")
+    transition = TransitionResult.success_result("x", "y", "go", actions=(spec,))
+
+    def results() -> list[Any]:
+        return [r.result for r in executor.execute(transition, {}).action_results]
+
+    assert results() == [("a", None)]
+    # A frozen dataclass can still be changed with object.__setattr__: seen at once.
+    object.__setattr__(spec, "name", "b")
+    object.__setattr__(spec, "params", {"p": 1})
+    assert results() == [("b", {"p": 1})]
+    spec.params.clear()  # has_params follows the params' contents
+    assert results() == [("b", None)]
+    object.__setattr__(transition, "on_enter_actions", (ActionSpec("a", params={"q": 2}),))
+    assert results() == [("b", None), ("a", {"q": 2})]
+    object.__setattr__(transition, "success", False)
+    assert results() == []
+
+    class Spec(ActionSpec):  # subclasses keep their own properties
+        @property
+        def has_params(self) -> bool:
+            return False
+
+    odd = TransitionResult.success_result("x", "y", "go", actions=(Spec("a", params={"p": 3}),))
+    assert [r.result for r in executor.execute(odd, {}).action_results] == [("a", None)]

@@ -103,9 +103,12 @@ def install() -> None:
         if _current is not None:
             return
         version = _pystator_version()
-        contract = importlib.import_module(contract_for(version))
+        wanted = contract_for(version)
+        contract = importlib.import_module(wanted.module)
         target = importlib.import_module("pystator.actions")
         _core._adopt_pystator_errors()
+        if wanted.reads_pystator_fields:
+            _core._trust_pystator_types(target.TransitionResult, target.ActionSpec)
         originals: dict[str, Any] = {}
         ours: dict[str, Any] = {}
         for name, value in vars(target).items():
