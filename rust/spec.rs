@@ -734,8 +734,14 @@ impl<'py> Job<'py> {
             None
         };
         let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
-        let backoff = attr(intern!(py, "retry_backoff"))?;
-        check_number("ActionSpec.retry_backoff", &backoff)?;
+        let backoff = if trusted && retries == 0 {
+            // Never slept on: a pystator spec without retries is not asked for it.
+            py.None().into_bound(py)
+        } else {
+            let backoff = attr(intern!(py, "retry_backoff"))?;
+            check_number("ActionSpec.retry_backoff", &backoff)?;
+            backoff
+        };
         Ok(Self { name, params, timeout, retries, backoff, spec: None })
     }
 }
