@@ -8,10 +8,13 @@
 //! `__await__`) — that the awaiting coroutine or an asyncio Task resumes; it forwards
 //! every value and exception to the action exactly as `yield from` would.
 //!
-//! Params isolation: while an action is suspended, the context's params key holds
-//! what it held before the action began; each time the action resumes, its own
-//! params are put back. Concurrent actions sharing one context therefore each see
-//! their own params, and the key is removed when the action ends (pystator's pop).
+//! Params isolation (exact dict contexts): each attempt has a [`View`] of the params
+//! key — its params, or for an item of a batch without params the key's value when
+//! the batch began — entered around every step of the action's code, whoever takes
+//! the step (the driver, or the Task `asyncio.wait_for` runs a timed attempt in), and
+//! suspended when the action yields. Concurrent actions sharing one context therefore
+//! each see their own view, and the key is removed when an action with params ends
+//! (pystator's pop).
 
 use std::sync::Arc;
 
@@ -435,9 +438,7 @@ impl Action {
                     };
                     self.stage = Stage::Start;
                     match kind {
-                        Kind::Executor => {
-                            end_attempt(py, ctx, self.job.params.is_some(), view.as_mut(), outcome)?
-                        }
+                        Kind::Executor => end_attempt(py, ctx, self.job.params.is_some(), view.as_mut(), outcome)?,
                         Kind::Registry { .. } => outcome?,
                     }
                 }

@@ -575,9 +575,7 @@ def fan_out_differs(sc: Scenario) -> bool:
 
 
 @st.composite
-def _op_core(
-    draw: Any, entries: tuple, parallel: bool, registered: tuple
-) -> OpDef:
+def _op_core(draw: Any, entries: tuple, parallel: bool, registered: tuple) -> OpDef:
     entry = draw(st.sampled_from(entries))
     _names = st.sampled_from(registered * 6 + MISSING + EFFECT_NAMES)
     spec_defs_ = spec_defs(parallel, registered)

@@ -16,13 +16,14 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from conftest import REFERENCE_ONLY
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import REFERENCE_ONLY
-
 if REFERENCE_ONLY:
-    pytest.skip("FERROSTATOR_REFERENCE_ONLY=1: ferrostator is not under test", allow_module_level=True)
+    pytest.skip(
+        "FERROSTATOR_REFERENCE_ONLY=1: ferrostator is not under test", allow_module_level=True
+    )
 
 from ferrostator import ActionExecutor, ActionRegistry, ActionSpec, TransitionResult  # noqa: E402
 
@@ -52,7 +53,12 @@ async def _run_batch(executor: ActionExecutor, mode: str, specs: list, ctx: dict
         return await executor.async_execute_action_specs_parallel(specs, ctx)
     i, j = split if split is not None else (0, len(specs))
     tr = TransitionResult.success_result(
-        "a", "b", "go", on_exit=tuple(specs[:i]), actions=tuple(specs[i:j]), on_enter=tuple(specs[j:])
+        "a",
+        "b",
+        "go",
+        on_exit=tuple(specs[:i]),
+        actions=tuple(specs[i:j]),
+        on_enter=tuple(specs[j:]),
     )
     if mode == "parallel":
         return await executor.async_execute_parallel(tr, ctx)
@@ -109,7 +115,7 @@ def test_cancelled_actions_see_their_own_params_while_they_clean_up(mode):
     seen = []
     pa, pb = {"a": 1}, {"b": 2}
 
-    def make(name, timeout_path):
+    def make(name):
         async def act(ctx):
             seen.append((name, "start", _view(ctx)))
             try:
@@ -124,7 +130,7 @@ def test_cancelled_actions_see_their_own_params_while_they_clean_up(mode):
 
     reg = ActionRegistry()
     for name in ("a", "b", "c"):
-        reg.register(name, make(name, name == "a"))
+        reg.register(name, make(name))
     specs = [
         ActionSpec("a", params=pa, timeout=1000),
         ActionSpec("b", params=pb),
@@ -181,10 +187,16 @@ def test_a_nested_batch_inherits_the_view_of_the_action_that_runs_it(mode):
     ctx = {}
     specs = [ActionSpec("outer", params=outer_params), ActionSpec("sibling", timeout=1000)]
     asyncio.run(_run_batch(executor, mode, specs, ctx))
-    expected = {"outer": outer_params, "plain": outer_params, "owned": inner_params, "sibling": ABSENT}
-    assert sorted(name for name, _ in seen) == ["outer"] + ["owned"] * 2 + ["plain"] * 4 + [
-        "sibling"
-    ] * 2
+    expected = {
+        "outer": outer_params,
+        "plain": outer_params,
+        "owned": inner_params,
+        "sibling": ABSENT,
+    }
+    assert (
+        sorted(name for name, _ in seen)
+        == ["outer"] + ["owned"] * 2 + ["plain"] * 4 + ["sibling"] * 2
+    )
     for name, view in seen:
         assert view is expected[name], (name, view)
     assert ctx == {}
