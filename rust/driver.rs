@@ -425,16 +425,16 @@ impl Action {
                 }
                 Stage::Awaiting(scoped) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
-                    let sent = scoped.step(ctx, input);
-                    if let Sent::Yielded(y) = sent {
-                        return Ok(ActionStep::Yield(y.unbind()));
-                    }
-                    let mut view = scoped.view.take();
-                    let outcome = match sent {
-                        Sent::Returned(v) => self.ok(py, v),
-                        Sent::Raised(err) if is_exception(py, &err) => self.fail(py, err),
+                    let ended = match scoped.step(ctx, input) {
+                        Sent::Yielded(y) => return Ok(ActionStep::Yield(y.unbind())),
+                        Sent::Returned(v) => Ok(v),
                         Sent::Raised(err) => Err(err),
-                        Sent::Yielded(_) => Err(PyRuntimeError::new_err("unreachable")),
+                    };
+                    let mut view = scoped.view.take();
+                    let outcome = match ended {
+                        Ok(v) => self.ok(py, v),
+                        Err(err) if is_exception(py, &err) => self.fail(py, err),
+                        Err(err) => Err(err),
                     };
                     self.stage = Stage::Start;
                     match kind {

@@ -746,8 +746,9 @@ class _Env:
         self.depth = 0
         # DELIBERATE DIFFERENCE 3: during a fan-out on a dict context, the actions'
         # views of the params key are checked against the isolation rule instead of
-        # compared (``views``: spec-less action name -> the params objects of the op's
-        # specs; ``expect``: (name, call) -> the view that call must have).
+        # compared (``views``: action name -> the params of the op's specs naming it,
+        # ABSENT for a spec without; ``expect``: (name, call) -> the view that call
+        # must keep).
         self.views: dict[str, list] | None = None
         self.expect: dict[tuple, Any] = {}
         self.violations: list = []
@@ -772,7 +773,9 @@ class _Env:
             return
         seen = dict.get(ctx, PARAMS_KEY, ABSENT)
         nested = _NESTED_VIEW.get()
-        allowed = [nested] if nested is not None else self.views.get(call[0], [])
+        if nested is not None:
+            nested[1] = True
+        allowed = [nested[0]] if nested is not None else self.views.get(call[0], [])
         if not any(seen is a for a in allowed):
             self.violations.append((call, "enter", seen, "expected one of", allowed))
         self.expect[call] = seen
@@ -807,15 +810,18 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
         return env.ns.ActionSpec(name=m[1], params=params)
 
     def nested_view(ctx: dict, spec: Any) -> contextvars.Token:
-        # The nested action sees its params, or (without) what its caller sees.
+        # The nested action sees its params, or (without) what its caller sees; the
+        # list's second item tells whether it was called.
         view = spec.params if spec.params else dict.get(ctx, PARAMS_KEY, ABSENT)
-        return _NESTED_VIEW.set(view)
+        return _NESTED_VIEW.set([view, False])
 
-    def after_nested(ctx: dict, n: int, spec: Any) -> None:
-        if spec.params and env.views is not None:
-            # pystator's ``finally`` popped the key in this action's own flow
+    def after_nested(n: int, spec: Any, token: contextvars.Token) -> None:
+        called = _NESTED_VIEW.get()[1]
+        _NESTED_VIEW.reset(token)
+        if spec.params and called and env.views is not None:
+            # pystator's ``finally`` popped the key in this action's own flow (however
+            # the nested execute ended)
             env.expect[(name, n)] = ABSENT
-        env.check_view(ctx, (name, n), "after nested")
 
     def nested_skipped() -> bool:
         if env.depth:
@@ -839,9 +845,9 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
                 try:
                     r = env.executor.execute_action_spec(spec, ctx)
                 finally:
-                    _NESTED_VIEW.reset(token)
+                    after_nested(n, spec, token)
                     env.depth -= 1
-                after_nested(ctx, n, spec)
+                env.check_view(ctx, (name, n), "after nested")
                 env.event("nested result", name, _norm(r, env))
 
     async def amutate(ctx: dict, n: int) -> None:
@@ -855,9 +861,9 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
                 try:
                     r = await env.executor.async_execute_action_spec(spec, ctx)
                 finally:
-                    _NESTED_VIEW.reset(token)
+                    after_nested(n, spec, token)
                     env.depth -= 1
-                after_nested(ctx, n, spec)
+                env.check_view(ctx, (name, n), "after nested")
                 env.event("nested result", name, _norm(r, env))
 
     def apply(ctx: dict, m: tuple) -> None:

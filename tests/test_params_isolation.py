@@ -372,6 +372,7 @@ def _run_property_batch(batch: Batch) -> tuple[list, object, object]:
         mine = [own]
 
         def after_nested(kind):
+            # (however the nested execute ended: it starts its action at once)
             if kind == "spec_params":
                 mine[0] = ABSENT  # pystator's finally popped the key in this action's flow
             elif kind == "batch":
@@ -385,8 +386,10 @@ def _run_property_batch(batch: Batch) -> tuple[list, object, object]:
                 owners_started.append(i)
             note((name, n, "enter"), mine[0], ctx)
             if it.nested in ("spec", "spec_params"):
-                executor.execute_action_spec(nested_spec(it.nested, "sync_inner"), ctx)
-                after_nested(it.nested)
+                try:
+                    executor.execute_action_spec(nested_spec(it.nested, "sync_inner"), ctx)
+                finally:
+                    after_nested(it.nested)
                 note((name, n, "after nested"), mine[0], ctx)
             if n < it.fail_first:
                 raise OSError(f"{name}#{n}")
@@ -406,22 +409,26 @@ def _run_property_batch(batch: Batch) -> tuple[list, object, object]:
                 if n < it.hang_first:
                     await asyncio.Event().wait()
                 if it.nested in ("spec", "spec_params"):
-                    await executor.async_execute_action_spec(
-                        nested_spec(it.nested, "async_inner"), ctx
-                    )
-                    after_nested(it.nested)
+                    try:
+                        await executor.async_execute_action_spec(
+                            nested_spec(it.nested, "async_inner"), ctx
+                        )
+                    finally:
+                        after_nested(it.nested)
                     note((name, n, "after nested"), mine[0], ctx)
                 elif it.nested == "batch":
                     inner_expect[f"async_inner{i}"] = mine[0]
                     inner_expect[f"async_owned{i}"] = nested_params
-                    await executor.async_execute_action_specs_parallel(
-                        [
-                            ActionSpec(f"async_inner{i}", timeout=1000),
-                            ActionSpec(f"async_owned{i}", params=nested_params),
-                        ],
-                        ctx,
-                    )
-                    after_nested("batch")
+                    try:
+                        await executor.async_execute_action_specs_parallel(
+                            [
+                                ActionSpec(f"async_inner{i}", timeout=1000),
+                                ActionSpec(f"async_owned{i}", params=nested_params),
+                            ],
+                            ctx,
+                        )
+                    finally:
+                        after_nested("batch")
                 for _ in range(it.suspends):
                     await suspend(it.suspend_with)
                     note((name, n, "resumed"), mine[0], ctx)
@@ -483,6 +490,13 @@ def _run_property_batch(batch: Batch) -> tuple[list, object, object]:
 
     asyncio.run(main())
     expected_after = ABSENT if owners_started or not batch.key_before else before
+    if batch.key_before and any(it.nested == "batch" for it in batch.items):
+        # An action with params of a nested batch pops the key when it ends (pystator's
+        # ``finally``): in the view of the action that awaits the batch if it ends
+        # within that action's step, else outside it, where an action without params
+        # then leaves it when it ends: with a key set before the outer batch, what it
+        # holds afterwards depends on where the inner action ended.
+        expected_after = UNKNOWN
     return views, _view(ctx), expected_after
 
 
@@ -491,4 +505,4 @@ def test_every_call_sees_its_own_params_and_the_key_is_gone_afterwards(batch):
     views, after, expected_after = _run_property_batch(batch)
     wrong = [(who, expected, seen) for who, expected, seen in views if seen is not expected]
     assert not wrong, wrong
-    assert after is expected_after
+    assert expected_after is UNKNOWN or after is expected_after
