@@ -93,16 +93,17 @@ def test_a_timed_sibling_keeps_its_params_to_itself(mode, fires):
     reg.register("slow", slow)
     specs = [
         ActionSpec(name="flaky", retry=2, retry_backoff=0.0),
-        ActionSpec(name="slow", params=params, timeout=0.05 if fires else 1000),
+        ActionSpec(name="slow", params=params, timeout=0.1 if fires else 1000),
     ]
     ctx = {}
     executor = ActionExecutor(reg, log_execution=False)
     result = asyncio.run(_run_batch(executor, mode, specs, ctx))
     results = result if isinstance(result, list) else result.action_results
     assert [who for who, _ in seen].count("flaky") == 3
+    # (a loop too slow for the timeout may cut "slow" before its second look)
+    assert [who for who, _ in seen].count("slow") in ((1, 2) if fires else (3,))
     for who, view in seen:
         assert view is (params if who == "slow" else ABSENT), (who, view)
-    assert len(seen) == (5 if fires else 6)
     if fires:
         assert type(results[1].error) is TimeoutError
     else:
