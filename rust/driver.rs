@@ -304,15 +304,15 @@ impl Action {
     /// has none) in a context that isolates it. Another context gets pystator's write
     /// of the params instead; `Err` is the error it raised.
     fn view(&self, py: Python<'_>, ctx: &Bound<'_, PyAny>) -> Result<Option<View>, PyErr> {
-        let isolate = isolates(ctx);
         match (&self.job.params, &self.inherited) {
-            (Some(params), _) if isolate => Ok(Some(View::new(params.clone_ref(py)))),
+            (None, None) => Ok(None),
+            (Some(params), _) if isolates(ctx) => Ok(Some(View::new(params.clone_ref(py)))),
             (Some(params), _) => match set_params(ctx, params.bind(py)) {
                 Some(err) => Err(err),
                 None => Ok(None),
             },
-            (None, Some(value)) if isolate => Ok(Some(View::new(value.clone_ref(py)))),
-            (None, _) => Ok(None),
+            (None, Some(value)) if isolates(ctx) => Ok(Some(View::new(value.clone_ref(py)))),
+            (None, Some(_)) => Ok(None),
         }
     }
 
