@@ -2,11 +2,11 @@
 //! turning a spec — ours, pystator's, or any object with the same attributes — into a
 //! [`Job`]: what to call, with which params, retries and timeout.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
-use pyo3::intern;
+use pyo3::{ffi, intern};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
@@ -706,6 +706,11 @@ impl<'py> Job<'py> {
             });
         }
         let trusted = is_trusted(spec, &TRUSTED_SPEC);
+        if trusted {
+            if let Some(job) = Self::from_pystator_slots(spec, with_timeout)? {
+                return Ok(job);
+            }
+        }
         let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
         let name = attr(intern!(py, "name"))?;
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
@@ -746,6 +751,136 @@ impl<'py> Job<'py> {
     }
 }
 
+impl<'py> Job<'py> {
+    /// pystator's own spec read straight from its slots ([`SpecSlots`]), with what
+    /// reading the attributes would give; None when the slots cannot be used (class
+    /// modified since it was trusted, a field deleted): the caller reads attributes.
+    fn from_pystator_slots(spec: &Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Option<Self>> {
+        let Some(slots) = SpecSlots::current(spec) else { return Ok(None) };
+        let [Some(name), Some(params), Some(timeout), Some(retry), Some(backoff)] = slots.read(spec) else {
+            return Ok(None);
+        };
+        let py = spec.py();
+        let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
+        // pystator's has_params is bool(params).
+        let has_params = match params.cast_exact::<PyDict>() {
+            Ok(d) => !d.is_empty(),
+            Err(_) => params.is_truthy()?,
+        };
+        let timeout = if with_timeout && !timeout.is_none() {
+            check_number("ActionSpec.timeout", &timeout)?;
+            Some(timeout)
+        } else {
+            None
+        };
+        let retries = check_retry("ActionSpec.retry", &retry)?;
+        let backoff = if retries == 0 {
+            // Never slept on: a pystator spec without retries is not asked for it.
+            py.None().into_bound(py)
+        } else {
+            check_number("ActionSpec.retry_backoff", &backoff)?;
+            backoff
+        };
+        Ok(Some(Self { name, params: has_params.then_some(params), timeout, retries, backoff, spec: None }))
+    }
+}
+
+/// Where the trusted pystator `ActionSpec` class keeps the fields the executor reads:
+/// the byte offsets of its `__slots__` (name, params, timeout, retry, retry_backoff),
+/// valid while the class's type version tag is the one seen when they were taken
+/// (CPython gives a class a new tag whenever it or a base is modified, so a field
+/// replaced by a property, say, sends reads back to `getattr`). Reading a slot at its
+/// offset is what the slot's member descriptor does, minus the attribute lookup that
+/// dominated the cost of pystator's specs. Immutable once published; the GIL
+/// serialises the reads with any write of the slots (not used on free-threaded builds).
+struct SpecSlots {
+    class: usize,
+    version: std::os::raw::c_uint,
+    offsets: [ffi::Py_ssize_t; 5],
+}
+
+/// The published [`SpecSlots`] (null: none). Each one published is leaked: install()
+/// publishes at most one per trusted class and version.
+static SPEC_SLOTS: AtomicPtr<SpecSlots> = AtomicPtr::new(std::ptr::null_mut());
+
+const SPEC_SLOT_FIELDS: [&str; 5] = ["name", "params", "timeout", "retry", "retry_backoff"];
+
+impl SpecSlots {
+    /// The slots of `spec`'s class when they are current for it.
+    fn current(spec: &Bound<'_, PyAny>) -> Option<&'static SpecSlots> {
+        // SAFETY: a non-null pointer is a leaked, never freed, immutable SpecSlots.
+        let slots = unsafe { SPEC_SLOTS.load(Ordering::Acquire).as_ref() }?;
+        let class = spec.get_type();
+        // SAFETY: the type object is alive (the spec holds it); reading its tag.
+        let version = unsafe { (*class.as_type_ptr()).tp_version_tag };
+        (class.as_ptr() as usize == slots.class && version == slots.version).then_some(slots)
+    }
+
+    /// The fields, in SPEC_SLOT_FIELDS order (None: an empty slot).
+    fn read<'py>(&self, spec: &Bound<'py, PyAny>) -> [Option<Bound<'py, PyAny>>; 5] {
+        self.offsets.map(|offset| {
+            // SAFETY: `spec` is an instance of the class these offsets were taken from
+            // (checked by `current`), whose layout a class cannot change; each offset
+            // is that of an object slot (Py_T_OBJECT_EX member). The GIL is held.
+            unsafe {
+                let slot = spec.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
+                Bound::from_borrowed_ptr_or_opt(spec.py(), *slot)
+            }
+        })
+    }
+
+    /// Publishes the slot offsets of `class` when each field is a plain object slot
+    /// and the class has a version tag; otherwise clears them (reads use getattr).
+    fn publish(class: &Bound<'_, PyType>) -> PyResult<()> {
+        let py = class.py();
+        let gil_disabled = py
+            .import("sysconfig")?
+            .call_method1("get_config_var", ("Py_GIL_DISABLED",))?
+            .is_truthy()?;
+        let mut offsets = [0; 5];
+        let mut usable = !gil_disabled;
+        for (offset, field) in offsets.iter_mut().zip(SPEC_SLOT_FIELDS) {
+            // The class attribute is the member descriptor itself (looking it up also
+            // gives the class a version tag, read below).
+            let Ok(descr) = class.getattr(field) else {
+                usable = false;
+                break;
+            };
+            // SAFETY: PyMemberDescr_Type is CPython's static member_descriptor type;
+            // an object of exactly that type is a PyMemberDescrObject.
+            let member = unsafe {
+                if ffi::Py_TYPE(descr.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type) {
+                    None
+                } else {
+                    (*descr.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member.as_ref().copied()
+                }
+            };
+            match member {
+                Some(def) if def.type_code == ffi::Py_T_OBJECT_EX && def.offset > 0 => *offset = def.offset,
+                _ => {
+                    usable = false;
+                    break;
+                }
+            }
+        }
+        // SAFETY: the class is alive; reading its tag.
+        let version = unsafe { (*class.as_type_ptr()).tp_version_tag };
+        let slots = (usable && version != 0).then(|| SpecSlots { class: class.as_ptr() as usize, version, offsets });
+        // SAFETY: as in `current`.
+        let published = unsafe { SPEC_SLOTS.load(Ordering::Acquire).as_ref() };
+        let same = match (&slots, published) {
+            (Some(new), Some(old)) => new.class == old.class && new.version == old.version && new.offsets == old.offsets,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            let new = slots.map_or(std::ptr::null_mut(), |s| Box::into_raw(Box::new(s)));
+            SPEC_SLOTS.store(new, Ordering::Release);
+        }
+        Ok(())
+    }
+}
+
 fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
     spec.getattr(name).map_err(|_| {
         PyTypeError::new_err(format!("action spec must have a '{name}' attribute, got {}", type_name(spec)))
@@ -779,12 +914,15 @@ fn is_trusted(obj: &Bound<'_, PyAny>, trusted: &AtomicUsize) -> bool {
 /// so an instance changed with `object.__setattr__` is seen as it is. Called by
 /// `ferrostator.install()` for the contracts whose classes behave so.
 #[pyfunction]
-pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Bound<'_, PyType>) {
+pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Bound<'_, PyType>) -> PyResult<()> {
+    // Before the lock: publishing runs Python code.
+    SpecSlots::publish(&spec_type)?;
     let mut keep = TRUSTED_KEEP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     TRUSTED_TRANSITION.store(transition_type.as_ptr() as usize, Ordering::Relaxed);
     TRUSTED_SPEC.store(spec_type.as_ptr() as usize, Ordering::Relaxed);
     keep.push(transition_type.unbind());
     keep.push(spec_type.unbind());
+    Ok(())
 }
 
 impl<'py> TransitionView<'py> {
