@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
-use pyo3::{ffi, intern};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
+use pyo3::{ffi, intern};
 
 use crate::results::dataclass_repr;
 use crate::util::{bool_object, display, fields_equal, name_key, short_type_name, type_error, type_name};
@@ -833,10 +833,7 @@ impl SpecSlots {
     /// and the class has a version tag; otherwise clears them (reads use getattr).
     fn publish(class: &Bound<'_, PyType>) -> PyResult<()> {
         let py = class.py();
-        let gil_disabled = py
-            .import("sysconfig")?
-            .call_method1("get_config_var", ("Py_GIL_DISABLED",))?
-            .is_truthy()?;
+        let gil_disabled = py.import("sysconfig")?.call_method1("get_config_var", ("Py_GIL_DISABLED",))?.is_truthy()?;
         let mut offsets = [0; 5];
         let mut usable = !gil_disabled;
         for (offset, field) in offsets.iter_mut().zip(SPEC_SLOT_FIELDS) {
@@ -869,7 +866,9 @@ impl SpecSlots {
         // SAFETY: as in `current`.
         let published = unsafe { SPEC_SLOTS.load(Ordering::Acquire).as_ref() };
         let same = match (&slots, published) {
-            (Some(new), Some(old)) => new.class == old.class && new.version == old.version && new.offsets == old.offsets,
+            (Some(new), Some(old)) => {
+                new.class == old.class && new.version == old.version && new.offsets == old.offsets
+            }
             (None, None) => true,
             _ => false,
         };
