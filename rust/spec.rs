@@ -752,11 +752,11 @@ impl<'py> Job<'py> {
 }
 
 impl<'py> Job<'py> {
-    /// pystator's own spec read straight from its slots ([`SpecSlots`]), with what
+    /// pystator's own spec read straight from its slots ([`Slots`]), with what
     /// reading the attributes would give; None when the slots cannot be used (class
     /// modified since it was trusted, a field deleted): the caller reads attributes.
     fn from_pystator_slots(spec: &Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Option<Self>> {
-        let Some(slots) = SpecSlots::current(spec) else { return Ok(None) };
+        let Some(slots) = Slots::current(&SPEC_SLOTS, spec) else { return Ok(None) };
         let [Some(name), Some(params), Some(timeout), Some(retry), Some(backoff)] = slots.read(spec) else {
             return Ok(None);
         };
@@ -785,31 +785,34 @@ impl<'py> Job<'py> {
     }
 }
 
-/// Where the trusted pystator `ActionSpec` class keeps the fields the executor reads:
-/// the byte offsets of its `__slots__` (name, params, timeout, retry, retry_backoff),
+/// Where a trusted pystator class (`ActionSpec`, `TransitionResult`) keeps the fields
+/// the executor reads: the byte offsets of those `__slots__`,
 /// valid while the class's type version tag is the one seen when they were taken
 /// (CPython gives a class a new tag whenever it or a base is modified, so a field
 /// replaced by a property, say, sends reads back to `getattr`). Reading a slot at its
 /// offset is what the slot's member descriptor does, minus the attribute lookup that
-/// dominated the cost of pystator's specs. Immutable once published; the GIL
+/// dominated the cost of pystator's objects. Immutable once published; the GIL
 /// serialises the reads with any write of the slots (not used on free-threaded builds).
-struct SpecSlots {
+struct Slots<const N: usize> {
     class: usize,
     version: std::os::raw::c_uint,
-    offsets: [ffi::Py_ssize_t; 5],
+    offsets: [ffi::Py_ssize_t; N],
 }
 
-/// The published [`SpecSlots`] (null: none). Each one published is leaked: install()
+/// The published [`Slots`] (null: none). Each one published is leaked: install()
 /// publishes at most one per trusted class and version.
-static SPEC_SLOTS: AtomicPtr<SpecSlots> = AtomicPtr::new(std::ptr::null_mut());
+static SPEC_SLOTS: AtomicPtr<Slots<5>> = AtomicPtr::new(std::ptr::null_mut());
+/// The same for pystator's `TransitionResult` (TRANSITION_SLOT_FIELDS).
+static TRANSITION_SLOTS: AtomicPtr<Slots<4>> = AtomicPtr::new(std::ptr::null_mut());
 
 const SPEC_SLOT_FIELDS: [&str; 5] = ["name", "params", "timeout", "retry", "retry_backoff"];
+const TRANSITION_SLOT_FIELDS: [&str; 4] = ["success", "on_exit_actions", "actions_to_execute", "on_enter_actions"];
 
-impl SpecSlots {
+impl<const N: usize> Slots<N> {
     /// The slots of `spec`'s class when they are current for it.
-    fn current(spec: &Bound<'_, PyAny>) -> Option<&'static SpecSlots> {
-        // SAFETY: a non-null pointer is a leaked, never freed, immutable SpecSlots.
-        let slots = unsafe { SPEC_SLOTS.load(Ordering::Acquire).as_ref() }?;
+    fn current(published: &AtomicPtr<Self>, spec: &Bound<'_, PyAny>) -> Option<&'static Self> {
+        // SAFETY: a non-null pointer is a leaked, never freed, immutable Slots.
+        let slots = unsafe { published.load(Ordering::Acquire).as_ref() }?;
         let class = spec.get_type();
         // SAFETY: the type object is alive (the spec holds it); reading its tag.
         let version = unsafe { (*class.as_type_ptr()).tp_version_tag };
@@ -817,7 +820,7 @@ impl SpecSlots {
     }
 
     /// The fields, in SPEC_SLOT_FIELDS order (None: an empty slot).
-    fn read<'py>(&self, spec: &Bound<'py, PyAny>) -> [Option<Bound<'py, PyAny>>; 5] {
+    fn read<'py>(&self, spec: &Bound<'py, PyAny>) -> [Option<Bound<'py, PyAny>>; N] {
         self.offsets.map(|offset| {
             // SAFETY: `spec` is an instance of the class these offsets were taken from
             // (checked by `current`), whose layout a class cannot change; each offset
@@ -831,12 +834,12 @@ impl SpecSlots {
 
     /// Publishes the slot offsets of `class` when each field is a plain object slot
     /// and the class has a version tag; otherwise clears them (reads use getattr).
-    fn publish(class: &Bound<'_, PyType>) -> PyResult<()> {
+    fn publish(published: &AtomicPtr<Self>, class: &Bound<'_, PyType>, fields: [&str; N]) -> PyResult<()> {
         let py = class.py();
         let gil_disabled = py.import("sysconfig")?.call_method1("get_config_var", ("Py_GIL_DISABLED",))?.is_truthy()?;
-        let mut offsets = [0; 5];
+        let mut offsets = [0; N];
         let mut usable = !gil_disabled;
-        for (offset, field) in offsets.iter_mut().zip(SPEC_SLOT_FIELDS) {
+        for (offset, field) in offsets.iter_mut().zip(fields) {
             // The class attribute is the member descriptor itself (looking it up also
             // gives the class a version tag, read below).
             let Ok(descr) = class.getattr(field) else {
@@ -862,10 +865,10 @@ impl SpecSlots {
         }
         // SAFETY: the class is alive; reading its tag.
         let version = unsafe { (*class.as_type_ptr()).tp_version_tag };
-        let slots = (usable && version != 0).then(|| SpecSlots { class: class.as_ptr() as usize, version, offsets });
+        let slots = (usable && version != 0).then(|| Slots { class: class.as_ptr() as usize, version, offsets });
         // SAFETY: as in `current`.
-        let published = unsafe { SPEC_SLOTS.load(Ordering::Acquire).as_ref() };
-        let same = match (&slots, published) {
+        let current = unsafe { published.load(Ordering::Acquire).as_ref() };
+        let same = match (&slots, current) {
             (Some(new), Some(old)) => {
                 new.class == old.class && new.version == old.version && new.offsets == old.offsets
             }
@@ -874,7 +877,7 @@ impl SpecSlots {
         };
         if !same {
             let new = slots.map_or(std::ptr::null_mut(), |s| Box::into_raw(Box::new(s)));
-            SPEC_SLOTS.store(new, Ordering::Release);
+            published.store(new, Ordering::Release);
         }
         Ok(())
     }
@@ -915,7 +918,8 @@ fn is_trusted(obj: &Bound<'_, PyAny>, trusted: &AtomicUsize) -> bool {
 #[pyfunction]
 pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Bound<'_, PyType>) -> PyResult<()> {
     // Before the lock: publishing runs Python code.
-    SpecSlots::publish(&spec_type)?;
+    Slots::publish(&SPEC_SLOTS, &spec_type, SPEC_SLOT_FIELDS)?;
+    Slots::publish(&TRANSITION_SLOTS, &transition_type, TRANSITION_SLOT_FIELDS)?;
     let mut keep = TRUSTED_KEEP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     TRUSTED_TRANSITION.store(transition_type.as_ptr() as usize, Ordering::Relaxed);
     TRUSTED_SPEC.store(spec_type.as_ptr() as usize, Ordering::Relaxed);
@@ -942,9 +946,14 @@ impl<'py> TransitionView<'py> {
     pub fn success(&self) -> PyResult<bool> {
         match self {
             TransitionView::Ours(tr) => tr.get().success.bind(tr.py()).is_truthy(),
-            TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
-                Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy()
-            }
+            TransitionView::Pystator(tr) => match Slots::current(&TRANSITION_SLOTS, tr) {
+                Some(slots) => match slots.read(tr) {
+                    [Some(success), ..] => success.is_truthy(),
+                    _ => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
+                },
+                None => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
+            },
+            TransitionView::Foreign(tr) => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
         }
     }
 
@@ -985,6 +994,17 @@ impl<'py> TransitionView<'py> {
             }
             TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
                 let py = tr.py();
+                if let TransitionView::Pystator(_) = self {
+                    if let Some([_, Some(exit), Some(transition), Some(enter)]) =
+                        Slots::current(&TRANSITION_SLOTS, tr).map(|slots| slots.read(tr))
+                    {
+                        return Ok([
+                            tuple_of("transition_result.on_exit_actions", exit)?,
+                            tuple_of("transition_result.actions_to_execute", transition)?,
+                            tuple_of("transition_result.on_enter_actions", enter)?,
+                        ]);
+                    }
+                }
                 let get = |n: &Bound<'py, PyString>, what: &str| tuple_of(what, Self::attr(tr, n)?);
                 Ok([
                     get(intern!(py, "on_exit_actions"), "transition_result.on_exit_actions")?,
