@@ -550,3 +550,51 @@ def test_pystators_objects_are_read_as_they_are_now(installed):
 
     odd = TransitionResult.success_result("x", "y", "go", actions=(Spec("a", params={"p": 3}),))
     assert [r.result for r in executor.execute(odd, {}).action_results] == [("a", None)]
+
+
+def test_pystator_objects_read_as_they_are_now() -> None:
+    """The executor reads pystator's own specs and transitions from their slots: a
+    field changed with object.__setattr__, emptied, or shadowed by a property set on
+    the class afterwards is seen exactly as getattr would see it. In a subprocess: the
+    class is modified."""
+    out = _run_python(
+        """
+        import ferrostator
+        ferrostator.install()
+        import pystator.actions as pa
+        reg = pa.ActionRegistry()
+        seen = []
+        reg.register("a", lambda ctx: seen.append(ctx.get("_action_params")))
+        ex = pa.ActionExecutor(reg)
+        spec = pa.ActionSpec("a", params={"x": 1})
+        tr = pa.TransitionResult(success=True, source_state="s", target_state="t",
+                                 trigger="go", actions_to_execute=(spec,))
+        ex.execute(tr, {})
+        object.__setattr__(spec, "params", {"y": 2})
+        ex.execute(tr, {})
+        object.__setattr__(tr, "success", False)
+        print(len(ex.execute(tr, {}).action_results))
+        object.__setattr__(tr, "success", True)
+        object.__setattr__(tr, "on_enter_actions", [pa.ActionSpec("a")])
+        print(len(ex.execute(tr, {}).action_results))
+        object.__setattr__(spec, "name", "missing")
+        print([r.status.value for r in ex.execute(tr, {}).action_results])
+        object.__setattr__(spec, "name", "a")
+        object.__delattr__(spec, "params")
+        try:
+            ex.execute(tr, {})
+        except TypeError as exc:
+            print(exc)
+        object.__setattr__(spec, "params", {})
+        pa.ActionSpec.params = property(lambda self: {"prop": 1})
+        ex.execute(tr, {})
+        print(seen)
+        """
+    )
+    assert out.splitlines() == [
+        "0",
+        "2",
+        "['skipped', 'ok']",
+        "action spec must have a 'params' attribute, got pystator._types.ActionSpec",
+        "[{'x': 1}, {'y': 2}, {'y': 2}, None, None, {'prop': 1}, {'prop': 1}]",
+    ]
