@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements-dev.txt requirements-reference.txt
 
 .PHONY: help
 help: ## Show this help
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv with the build, test and reference packages
@@ -41,7 +41,7 @@ PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
 .PHONY: test
 test: build-dev ## Build, then run every test: pytest, cargo test, then pytest multi-threaded
 	$(PY) -m pytest -q
-	PYO3_PYTHON=$(abspath $(PY)) cargo test -q
+	bash scripts/cargo_test.sh $(abspath $(PY)) -q
 	$(PYTEST_THREADS)
 
 .PHONY: test-threads
@@ -70,9 +70,18 @@ DIST ?= dist
 WHEEL_PYTHON ?= $(abspath $(PY))
 # Where `make sdist` lays out the vendored source tree (must be outside the repository).
 SDIST_STAGE ?= $(or $(TMPDIR),/tmp)/ferrostator-sdist-stage
-# CPythons `make test-versions` builds and tests on (those this machine lacks are reported).
-# PYTEST_ARGS: extra pytest arguments for test-versions and test-wheel (e.g. "-x -k registry").
-TEST_VERSIONS ?= 3.10 3.11 3.12 3.13
+# CPythons `make pythons` builds from ../shared/cpython into FERRO_PYTHONS (outside the repository;
+# scripts/find_python.sh looks there too).
+PYTHONS ?= 3.14 3.14t 3.15 3.15t
+export FERRO_PYTHONS ?= $(HOME)/.cache/ferrostator/pythons
+# CPythons `make test-versions` (and `make wheels`) build and test on: X.Y, or X.Yt for a
+# free-threaded build (those this machine lacks are reported).
+# PYTEST_ARGS: extra pytest arguments for test-versions, test-threads-ft and test-wheel(s)
+# (e.g. "-x -k registry").
+TEST_VERSIONS ?= 3.10 3.11 3.12 3.13 3.14 3.14t 3.15 3.15t
+WHEEL_VERSIONS ?= $(TEST_VERSIONS)
+# The free-threaded CPython `make test-threads-ft` runs the multi-threaded suite on.
+FT_VERSION ?= 3.14t
 PYTEST_ARGS ?=
 
 $(VENV)/.wheel-tools: requirements-wheel.txt $(VENV)/.installed
@@ -117,9 +126,26 @@ test-uvloop: build-dev $(VENV)/.uvloop ## Run every test file that uses asyncio 
 	PYTHONPATH=tests/ecosystem $(PY) -m pytest -q -p uvloop_plugin \
 		$$(grep -l asyncio tests/test_*.py) tests/ecosystem/uvloop_checks.py
 
+.PHONY: wheels
+wheels: $(VENV)/.wheel-tools ## `make wheel` for each CPython in WHEEL_VERSIONS found here
+	bash scripts/wheels.sh $(WHEEL_VERSIONS)
+
+.PHONY: test-wheels
+test-wheels: $(VENV)/.wheel-tools ## `make wheels`, then `make test-wheel` for each (.venvs/wheel-test-X.Y)
+	bash scripts/wheels.sh --test $(WHEEL_VERSIONS) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+.PHONY: pythons
+pythons: ## Build CPython 3.14, 3.14t, 3.15, 3.15t from ../shared/cpython into FERRO_PYTHONS (kept)
+	bash scripts/build_pythons.sh $(PYTHONS)
+
 .PHONY: test-versions
-test-versions: ## Build (maturin develop) and run pytest on each CPython in TEST_VERSIONS (.venvs/py3.X)
+test-versions: ## Build (maturin develop), run pytest and cargo test on each CPython in TEST_VERSIONS
 	bash scripts/test_versions.sh $(TEST_VERSIONS) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+.PHONY: test-threads-ft
+test-threads-ft: ## Build FT_VERSION (3.14t) if missing; the multi-threaded suite on it, PYTHON_GIL=0
+	bash scripts/build_pythons.sh $(FT_VERSION)
+	VERSIONS_THREADS=$(THREADS) bash scripts/test_versions.sh $(FT_VERSION) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 LINT_CHECKS := rustfmt clippy ruff ruff-format stubtest mypy-example mypy workflows
 .PHONY: lint $(addprefix lint-,$(LINT_CHECKS))

@@ -12,7 +12,10 @@
 # Shared builds (--enable-shared, rpath to the prefix): `cargo test` with PyO3's
 # auto-initialize links libpython and cannot embed a static-only interpreter. Build
 # dependencies come from Debian's packages (apt-get, as root) when a compiler header is
-# missing. Prints the interpreter paths at the end; exits non-zero if one failed.
+# missing. Each variant is installed into a staging folder and renamed into place once it
+# works, under a lock per variant: a half-installed interpreter is never seen there, and two
+# runs at once (another work tree) build a variant once. Prints the interpreter paths at
+# the end; exits non-zero if one failed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +49,7 @@ sys.exit(not ('%d.%d' % sys.version_info[:2] == '$2'
               and bool(sysconfig.get_config_var('Py_GIL_DISABLED')) == bool('$3')))" 2>/dev/null
 }
 
+mkdir -p "$cache"
 failed=0
 for variant in "${variants[@]}"; do
     v=${variant%t}
@@ -53,11 +57,18 @@ for variant in "${variants[@]}"; do
     [ -n "${tarball[$v]:-}" ] || { echo "build_pythons: unknown variant $variant" >&2; exit 2; }
     prefix=$cache/$variant
     exe=$prefix/bin/python$variant
+    exec {lock}>"$cache/.$variant.lock"
+    if ! flock -n "$lock"; then
+        echo "=== CPython $variant: another build of it is running; waiting for it"
+        flock "$lock"
+    fi
     if works "$exe" "$v" "$ft"; then
         echo "=== CPython $variant: cached at $exe"
+        exec {lock}>&-
         continue
     fi
     echo "=== CPython $variant: building into $prefix"
+    started=$SECONDS
     ensure_build_deps
     work=$(mktemp -d "${TMPDIR:-/tmp}/ferro-cpython-$variant.XXXXXX")
     tar -xJf "$src_dir/${tarball[$v]}" -C "$work"
@@ -65,17 +76,23 @@ for variant in "${variants[@]}"; do
     opts=(--prefix="$prefix" --enable-shared "LDFLAGS=-Wl,-rpath,$prefix/lib")
     [ -n "$ft" ] && opts+=(--disable-gil)
     [ "$v" = 3.15 ] && opts+=(--without-system-libmpdec)
-    rm -rf "$prefix"
+    # make install DESTDIR=stage puts the tree at stage/$prefix; on the cache's file system,
+    # so the final rename is atomic.
+    stage=$cache/.$variant.stage
+    rm -rf "$stage" "$prefix"
     if (cd "$srcdir" && ./configure -q "${opts[@]}" >"$work/configure.log" 2>&1 &&
-        make -j"$(nproc)" >"$work/make.log" 2>&1 && make install >"$work/install.log" 2>&1) &&
-        works "$exe" "$v" "$ft"; then
-        rm -rf "$work"
-        echo "=== CPython $variant: built $exe"
+        make -j"$(nproc)" >"$work/make.log" 2>&1 &&
+        make install DESTDIR="$stage" >"$work/install.log" 2>&1) &&
+        mv "$stage$prefix" "$prefix" && works "$exe" "$v" "$ft"; then
+        rm -rf "$work" "$stage"
+        echo "=== CPython $variant: built $exe in $((SECONDS - started)) s"
     else
         echo "build_pythons: CPython $variant failed; logs in $work" >&2
         tail -n 30 "$work"/*.log >&2 || true
+        rm -rf "$stage" "$prefix"
         failed=1
     fi
+    exec {lock}>&-
 done
 
 echo "=== interpreters in $cache"
