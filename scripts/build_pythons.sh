@@ -7,7 +7,8 @@
 # Environment:
 #   FERRO_PYTHONS   the cache (default: ~/.cache/ferrostator/pythons); each variant is
 #                   installed under FERRO_PYTHONS/X.Y[t] with bin/pythonX.Y[t]
-#   CPYTHON_SRC     where the tarballs are (default: ../shared/cpython beside the repository)
+#   CPYTHON_SRC     where the tarballs are (default: ../shared/cpython beside the repository,
+#                   or beside the main work tree when this is a `git worktree`)
 #
 # Shared builds (--enable-shared, rpath to the prefix): `cargo test` with PyO3's
 # auto-initialize links libpython and cannot embed a static-only interpreter. Build
@@ -21,6 +22,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${FERRO_PYTHONS:-$HOME/.cache/ferrostator/pythons}
 src_dir=${CPYTHON_SRC:-$root/../shared/cpython}
+if [ -z "${CPYTHON_SRC:-}" ] && [ ! -d "$src_dir" ]; then
+    common=$(git -C "$root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+    [ -n "$common" ] && [ -d "$(dirname "$common")/../shared/cpython" ] &&
+        src_dir=$(dirname "$common")/../shared/cpython
+fi
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(3.14t 3.14 3.15t 3.15)
 
@@ -43,8 +49,10 @@ ensure_build_deps() {
         libgdbm-dev libzstd-dev libexpat1-dev >/dev/null
 }
 
+# The stdlib extension modules the suite and pip need; _decimal rather than decimal, which
+# falls back to pure Python (3.15 without --without-system-libmpdec on bookworm).
 works() { # $1 interpreter, $2 X.Y, $3 "1" when free-threaded
-    [ -x "$1" ] && "$1" -c "import sys, sysconfig, ssl, sqlite3, ctypes, decimal, lzma, bz2, zlib
+    [ -x "$1" ] && "$1" -c "import sys, sysconfig, ssl, sqlite3, ctypes, _decimal, lzma, bz2, zlib
 sys.exit(not ('%d.%d' % sys.version_info[:2] == '$2'
               and bool(sysconfig.get_config_var('Py_GIL_DISABLED')) == bool('$3')))" 2>/dev/null
 }
@@ -66,6 +74,10 @@ for variant in "${variants[@]}"; do
         echo "=== CPython $variant: cached at $exe"
         exec {lock}>&-
         continue
+    fi
+    if [ ! -f "$src_dir/${tarball[$v]}" ]; then
+        echo "build_pythons: no $src_dir/${tarball[$v]} (set CPYTHON_SRC)" >&2
+        exit 2
     fi
     echo "=== CPython $variant: building into $prefix"
     started=$SECONDS
