@@ -86,6 +86,8 @@ pub fn export(module: &Bound<'_, PyModule>) -> PyResult<()> {
         "ActionNotFoundError",
         "is_transient_error",
         "_restore_error",
+        "_V47ErrorCode",
+        "_v47_import",
     ] {
         if let Some(value) = namespace.get_item(name)? {
             module.add(name, value)?;

@@ -20,7 +20,10 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, set_params, Next, Outcome};
+use crate::attempt::{
+    after_attempt, backoff_delay, call_with_kwargs, finish_params, kwargs_refused, pop_params, set_params, Next, Outcome,
+};
+use crate::contract::call_prelude;
 use crate::defs::defs;
 use crate::executor::{Executor, Prepared};
 use crate::registry::{Entry, Registry};
@@ -175,11 +178,27 @@ enum Stage {
     Sleeping(Py<PyAny>),
 }
 
+/// What the awaitable an action is awaiting stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Awaited {
+    /// The action's own awaitable (its exception is a failed result).
+    Action,
+    /// pystator 0.0.47's keyword params path (its exception is caught as raised:
+    /// logged, TimeoutError made a timeout).
+    Kwargs,
+    /// A 0.0.47 built-in action's runner: returns an ActionResult, its exceptions
+    /// propagate.
+    Builtin,
+}
+
 struct Action {
     job: OwnedJob,
     attempt: u64,
     entry: Option<Arc<Entry>>,
     stage: Stage,
+    awaited: Awaited,
+    /// The executor sets `context["_action_params"]` for this action.
+    sets_params: bool,
 }
 
 enum ActionStep {
@@ -232,8 +251,69 @@ fn is_timeout(py: Python<'_>, err: &PyErr) -> PyResult<bool> {
 }
 
 impl Action {
-    fn new(job: OwnedJob, entry: Option<Arc<Entry>>) -> Self {
-        Self { job, attempt: 0, entry, stage: Stage::Start }
+    fn new(job: OwnedJob, entry: Option<Arc<Entry>>, exec: Option<&Executor>) -> Self {
+        let sets_params = job.params.is_some() && !exec.is_some_and(|e| e.contract().params_as_kwargs());
+        Self { job, attempt: 0, entry, stage: Stage::Start, awaited: Awaited::Action, sets_params }
+    }
+
+    /// A 0.0.47 built-in action, awaiting its runner.
+    fn builtin(job: OwnedJob, runner: Bound<'_, PyAny>) -> PyResult<Self> {
+        let iter = await_iter(&runner)?.unbind();
+        let scoped = Scoped { iter, isolate: false, own: None, params_set: false, prior: None };
+        Ok(Self {
+            job,
+            attempt: 0,
+            entry: None,
+            stage: Stage::Awaiting(scoped),
+            awaited: Awaited::Builtin,
+            sets_params: false,
+        })
+    }
+
+    /// One attempt on pystator 0.0.47's keyword params path (`func(ctx, **params)`,
+    /// awaited when it returns an awaitable; no timeout).
+    fn begin_kwargs(&mut self, py: Python<'_>, exec: &Executor, ctx: &Bound<'_, PyAny>) -> PyResult<Option<Outcome>> {
+        let entry = match exec.entry_for_attempt(py, &self.job.bind(py), self.entry.take()) {
+            Ok(entry) => entry,
+            Err(err) => return Ok(Some(Outcome::Raised(err))),
+        };
+        if !entry.accepts_kwargs {
+            return Ok(Some(Outcome::Result(kwargs_refused(py, self.job.name.bind(py)))));
+        }
+        if let Err(err) = crate::stack::check() {
+            return Ok(Some(Outcome::Raised(err)));
+        }
+        let params = match &self.job.params {
+            Some(params) => params.bind(py),
+            None => return Err(PyRuntimeError::new_err("the keyword params path needs params")),
+        };
+        let raised = |err: PyErr| -> PyResult<Option<Outcome>> {
+            if !is_exception(py, &err) {
+                return Err(err);
+            }
+            if is_timeout(py, &err)? {
+                return Ok(Some(Outcome::TimedOut));
+            }
+            Ok(Some(Outcome::Raised(err)))
+        };
+        let value = match call_with_kwargs(entry.func.bind(py), ctx, params) {
+            Ok(value) => value,
+            Err(err) => return raised(err),
+        };
+        if is_awaitable(&value)? {
+            let iter = match await_iter(&value) {
+                Ok(iter) => iter,
+                Err(err) => return raised(err),
+            };
+            let scoped = Scoped { iter: iter.unbind(), isolate: false, own: None, params_set: false, prior: None };
+            self.stage = Stage::Awaiting(scoped);
+            self.awaited = Awaited::Kwargs;
+            return Ok(None);
+        }
+        if entry.is_async {
+            return raised(not_awaitable(&value));
+        }
+        self.ok(py, value).map(Some)
     }
 
     fn name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -280,9 +360,15 @@ impl Action {
                 }
             };
         }
-        let isolate = self.job.params.is_some() && isolates(ctx);
+        self.awaited = Awaited::Action;
+        if let Some(exec) = exec {
+            if exec.kwargs_path(&self.job.bind(py)) {
+                return self.begin_kwargs(py, exec, ctx);
+            }
+        }
+        let isolate = self.sets_params && isolates(ctx);
         let prior = if isolate { read_prior(ctx)? } else { None };
-        if let Some(params) = &self.job.params {
+        if let (true, Some(params)) = (self.sets_params, &self.job.params) {
             if let Some(err) = set_params(ctx, params.bind(py)) {
                 return Ok(Some(Outcome::Raised(err)));
             }
@@ -309,13 +395,13 @@ impl Action {
         };
         let entry = match entry {
             Ok(entry) => entry,
-            Err(err) => return finish_params(py, ctx, self.job.params.is_some(), Ok(Outcome::Raised(err))).map(Some),
+            Err(err) => return finish_params(py, ctx, self.sets_params, Ok(Outcome::Raised(err))).map(Some),
         };
         let called = match call_action(&entry, ctx) {
             Ok(called) => called,
             Err(err) => {
                 // A BaseException: the `finally` still pops the params.
-                if self.job.params.is_some() {
+                if self.sets_params {
                     pop_params(ctx)?;
                 }
                 return Err(err);
@@ -335,7 +421,7 @@ impl Action {
                 return Ok(None);
             }
         };
-        finish_params(py, ctx, self.job.params.is_some(), Ok(outcome)).map(Some)
+        finish_params(py, ctx, self.sets_params, Ok(outcome)).map(Some)
     }
 
     /// Advances the action until it yields or has a final result.
@@ -362,15 +448,27 @@ impl Action {
                 Stage::Awaiting(scoped) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
                     let sent = scoped.step(ctx, input);
-                    let outcome = match sent {
-                        Sent::Yielded(y) => return Ok(ActionStep::Yield(y.unbind())),
-                        Sent::Returned(v) => self.ok(py, v),
-                        Sent::Raised(err) if is_exception(py, &err) => self.fail(py, err),
-                        Sent::Raised(err) => Err(err),
-                    };
+                    if let Sent::Yielded(y) = sent {
+                        return Ok(ActionStep::Yield(y.unbind()));
+                    }
                     self.stage = Stage::Start;
+                    let outcome = match (sent, self.awaited) {
+                        (Sent::Returned(v), Awaited::Builtin) => return Ok(ActionStep::Done(Res::from_object(&v)?)),
+                        (Sent::Raised(err), Awaited::Builtin) => return Err(err),
+                        (Sent::Returned(v), _) => self.ok(py, v),
+                        (Sent::Raised(err), Awaited::Kwargs) if is_exception(py, &err) => {
+                            if is_timeout(py, &err)? {
+                                Ok(Outcome::TimedOut)
+                            } else {
+                                Ok(Outcome::Raised(err))
+                            }
+                        }
+                        (Sent::Raised(err), _) if is_exception(py, &err) => self.fail(py, err),
+                        (Sent::Raised(err), _) => Err(err),
+                        (Sent::Yielded(_), _) => Err(PyRuntimeError::new_err("unreachable")),
+                    };
                     match kind {
-                        Kind::Executor => finish_params(py, ctx, self.job.params.is_some(), outcome)?,
+                        Kind::Executor => finish_params(py, ctx, self.sets_params, outcome)?,
                         Kind::Registry { .. } => outcome?,
                     }
                 }
@@ -389,7 +487,7 @@ impl Action {
                         Sent::Raised(err) => Err(err),
                     };
                     self.stage = Stage::Start;
-                    finish_params(py, ctx, self.job.params.is_some(), outcome)?
+                    finish_params(py, ctx, self.sets_params, outcome)?
                 }
                 Stage::Sleeping(inner) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
@@ -424,6 +522,7 @@ impl Action {
                         }
                         Outcome::Raised(err) => Err(err),
                         Outcome::TimedOut => Err(PyTimeoutError::new_err("timed out")),
+                        Outcome::Final(result) => Ok(ActionStep::Done(result)),
                     };
                 }
                 Kind::Executor => {
@@ -451,8 +550,8 @@ impl Action {
         let stage = std::mem::replace(&mut self.stage, Stage::Start);
         let (iter, had_params) = match stage {
             Stage::Start => return Ok(()),
-            Stage::Awaiting(scoped) => (scoped.iter, self.job.params.is_some()),
-            Stage::TimedWait(inner) => (inner, self.job.params.is_some()),
+            Stage::Awaiting(scoped) => (scoped.iter, self.sets_params),
+            Stage::TimedWait(inner) => (inner, self.sets_params),
             Stage::Sleeping(inner) => (inner, false),
         };
         let closed = close_iter(iter.bind(py));
@@ -692,6 +791,8 @@ pub enum Item {
     Prepared(OwnedJob, Arc<Entry>),
     /// Resolved; prepare when its turn comes.
     Job(OwnedJob),
+    /// Resolved, and found to be one of pystator 0.0.47's built-in actions.
+    Builtin(OwnedJob),
 }
 
 /// What the driver returns when every action has run.
@@ -770,23 +871,34 @@ impl Driver {
     /// Turns the next item into an action, or a result when nothing is to be awaited.
     fn start_item(&mut self, py: Python<'_>, item: Item) -> PyResult<Result<Action, Res>> {
         let ctx = self.context.bind(py);
+        let exec = self.executor.as_ref().map(|e| e.get());
+        let contract = exec.map_or(crate::contract::Contract::Seed, Executor::contract);
         let job = match item {
-            Item::Prepared(job, entry) => return Ok(Ok(Action::new(job, Some(entry)))),
+            Item::Prepared(job, entry) => return Ok(Ok(Action::new(job, Some(entry), exec))),
+            Item::Builtin(job) => return Ok(Ok(self.start_builtin(py, job.bind(py))?)),
             Item::Job(job) => job.bind(py),
-            Item::Spec(spec) => Job::from_spec(spec.bind(py), true)?,
+            Item::Spec(spec) => Job::from_spec(spec.bind(py), true, contract)?,
             Item::Name(name) => Job::from_name(name.bind(py))?,
         };
         if let Kind::Registry { .. } = self.kind {
-            return Ok(Ok(Action::new(job.unbind(), None)));
+            return Ok(Ok(Action::new(job.unbind(), None, None)));
         }
-        let exec = self.executor.as_ref().map(|e| e.get());
         match exec {
             Some(exec) => match exec.prepare(py, &job, ctx, &mut None)? {
                 Prepared::Done(result) => Ok(Err(result)),
-                Prepared::Run(entry) => Ok(Ok(Action::new(job.unbind(), Some(entry.clone())))),
+                Prepared::Run(entry) => Ok(Ok(Action::new(job.unbind(), Some(entry.clone()), Some(exec)))),
+                Prepared::Builtin => Ok(Ok(self.start_builtin(py, job)?)),
             },
             None => Err(PyRuntimeError::new_err("no executor")),
         }
+    }
+
+    /// Starts a 0.0.47 built-in action: its runner (a coroutine of the prelude) awaited.
+    fn start_builtin(&self, py: Python<'_>, job: Job<'_>) -> PyResult<Action> {
+        let exec = self.executor.as_ref().ok_or_else(|| PyRuntimeError::new_err("no executor"))?.bind(py);
+        let args = Executor::builtin_args(exec, &job, self.context.bind(py))?;
+        let runner = call_prelude(py, "_v47_builtin_async", args)?;
+        Action::builtin(job.unbind(), runner)
     }
 
     fn record(&mut self, result: Res) {

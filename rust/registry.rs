@@ -13,6 +13,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
+use crate::contract::{call_prelude, Contract};
 use crate::defs::defs;
 use crate::results::{ActionResult, Res};
 use crate::util::{
@@ -25,6 +26,9 @@ pub struct Entry {
     pub func: Py<PyAny>,
     pub metadata: Py<PyAny>,
     pub is_async: bool,
+    /// The signature has keyword-only or `**kwargs` parameters (inspected at
+    /// registration by registries whose contract passes params as keyword arguments).
+    pub accepts_kwargs: bool,
 }
 
 type Entries = IndexMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
@@ -87,6 +91,7 @@ pub struct Registry {
     /// The uid of the table published last (set after it is published).
     uid: AtomicU64,
     writer: Mutex<()>,
+    contract: Contract,
 }
 
 /// What happens to a failing action call.
@@ -97,6 +102,69 @@ pub enum Called {
 }
 
 impl Registry {
+    fn with_contract(contract: Contract) -> Self {
+        let table = Table::new(Entries::default());
+        Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()), contract }
+    }
+
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
+    /// A private registry mirroring a foreign one (see [`Registry::mirror`]).
+    pub fn new_mirror(contract: Contract) -> Self {
+        Self::with_contract(contract)
+    }
+
+    /// Makes this registry's table mirror `foreign`'s actions: any object with
+    /// pystator's registry methods (`list_actions`, `get`, `is_async`, and
+    /// `accepts_kwargs` / `get_metadata` when present), such as pystator's own
+    /// `ActionRegistry`. A table is published only when something changed.
+    pub fn mirror(&self, foreign: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = foreign.py();
+        let current = self.table.load_full();
+        let mut entries = Entries::default();
+        let mut changed = false;
+        for name in foreign.call_method0(pyo3::intern!(py, "list_actions"))?.try_iter()? {
+            let name = name?;
+            let Ok(name) = name.cast_into::<PyString>() else { continue };
+            let key: Box<[u8]> = name_key(&name)?.into();
+            let func = foreign.call_method1(pyo3::intern!(py, "get"), (&name,))?;
+            if let Some(entry) = current.entries.get(&key) {
+                if entry.func.bind(py).is(&func) {
+                    entries.insert(key, entry.clone());
+                    continue;
+                }
+            }
+            changed = true;
+            let is_async = foreign.call_method1(pyo3::intern!(py, "is_async"), (&name,))?.is_truthy()?;
+            let accepts_kwargs = match foreign.getattr_opt(pyo3::intern!(py, "accepts_kwargs"))? {
+                Some(method) => method.call1((&name,))?.is_truthy()?,
+                None => {
+                    self.contract.params_as_kwargs()
+                        && call_prelude(py, "_v47_accepts_kwargs", pyo3::types::PyTuple::new(py, [&func])?)?
+                            .is_truthy()?
+                }
+            };
+            let metadata = match foreign.getattr_opt(pyo3::intern!(py, "get_metadata"))? {
+                Some(method) => method.call1((&name,))?.unbind(),
+                None => PyDict::new(py).into_any().unbind(),
+            };
+            entries
+                .insert(key, Arc::new(Entry { name: name.unbind(), func: func.unbind(), metadata, is_async, accepts_kwargs }));
+        }
+        if !changed && entries.len() == current.entries.len() {
+            return Ok(());
+        }
+        let ((), previous) = {
+            let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.publish(Table::new(entries), ())
+        };
+        drop(previous);
+        drop(current);
+        Ok(())
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot { table: self.table.load_full() }
     }
@@ -193,14 +261,14 @@ impl Registry {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        let table = Table::new(Entries::default());
-        Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()) }
+        Self::with_contract(Contract::Seed)
     }
 
     /// Register an action function. Thread-safe.
     ///
-    /// Raises ValueError for an empty name or a name already registered, TypeError for
-    /// a non-str name, a non-callable `func` or metadata that is not a mapping.
+    /// Raises ValueError for an empty name or (pystator 0.0.25's contract) a name
+    /// already registered — pystator 0.0.47's contract replaces it; TypeError for a
+    /// non-str name, a non-callable `func` or metadata that is not a mapping.
     #[pyo3(signature = (name, func, metadata = None))]
     fn register(
         &self,
@@ -230,10 +298,19 @@ impl Registry {
         };
         // Python code (coroutine detection) runs before the writer lock is taken.
         let is_async = defs(py)?.is_async_callable.bind(py).call1((func,))?.is_truthy()?;
+        let accepts_kwargs = self.contract.params_as_kwargs()
+            && call_prelude(py, "_v47_accepts_kwargs", pyo3::types::PyTuple::new(py, [func])?)?.is_truthy()?;
         let key: Box<[u8]> = name_key(name)?.into();
-        let entry = Arc::new(Entry { name: name.clone().unbind(), func: func.clone().unbind(), metadata, is_async });
+        let entry = Arc::new(Entry {
+            name: name.clone().unbind(),
+            func: func.clone().unbind(),
+            metadata,
+            is_async,
+            accepts_kwargs,
+        });
+        let replaces = self.contract.register_replaces();
         let (added, previous) = self.write(|table| {
-            if table.contains_key(&key) {
+            if table.contains_key(&key) && !replaces {
                 Err(entry)
             } else {
                 table.insert(key, entry);
@@ -386,5 +463,32 @@ impl Registry {
         // (nothing else can reach an object being collected).
         let ((), previous) = self.publish(Table::new(Entries::default()), ());
         drop(previous);
+    }
+}
+
+/// pystator 0.0.47's registry (`ferrostator.v47.ActionRegistry`): the same core, with
+/// that contract (re-registering replaces; params go to the actions as keyword
+/// arguments, per their signature).
+#[pyclass(name = "RegistryCore47", module = "ferrostator._core", extends = Registry, frozen, subclass)]
+pub struct Registry47;
+
+#[pymethods]
+impl Registry47 {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(Registry::with_contract(Contract::V47)).add_subclass(Registry47)
+    }
+
+    /// True if the named action accepts keyword arguments (keyword-only or
+    /// `**kwargs` parameters): its spec's params are passed as `func(ctx, **params)`.
+    fn accepts_kwargs(slf: &Bound<'_, Self>, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match name.cast::<PyString>() {
+            Ok(key) => Ok(slf.as_super().get().lookup_py(key)?.is_some_and(|e| e.accepts_kwargs)),
+            Err(_) => Ok(false),
+        }
     }
 }
