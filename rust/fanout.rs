@@ -492,10 +492,16 @@ fn fill_slots<'py>(
                 waiting = !spawner.eager;
                 continue;
             }
-            Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
-                // Strict mode: the action's Task raises, while the others still run
-                // (its `when` held: it is not evaluated again).
-                job.when = None;
+            Err(err)
+                if err.is_instance(py, defs(py)?.action_not_found.bind(py))
+                    || (job.when.is_some() && crate::util::is_exception(py, &err)) =>
+            {
+                // Strict mode, or (0.0.47) its `when` failed to evaluate: the action's
+                // Task raises, while the others still run, as in asyncio.gather. A
+                // missing action's `when` held: it is not evaluated again.
+                if err.is_instance(py, defs(py)?.action_not_found.bind(py)) {
+                    job.when = None;
+                }
                 push_task(Run::detached(single(vec![Item::Job(job.unbind())])?, None), &mut |r| spawner.fresh(r))?;
                 waiting = !spawner.eager;
                 continue;
