@@ -21,7 +21,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::attempt::{
-    after_attempt, backoff_delay, call_with_kwargs, finish_params, kwargs_refused, pop_params, set_params, Next, Outcome,
+    after_attempt, backoff_delay, call_with_kwargs, finish_params, kwargs_refused, pop_params, set_params, Next,
+    Outcome,
 };
 use crate::contract::call_prelude;
 use crate::defs::defs;

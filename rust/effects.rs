@@ -33,7 +33,11 @@ fn set_item(ctx: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>, value: &Bound<'_, Py
 }
 
 /// 0.0.47: the value increment/decrement works on, which must be a number (not a bool).
-fn numeric_value<'py>(effect: &str, key: &Bound<'py, PyAny>, current: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn numeric_value<'py>(
+    effect: &str,
+    key: &Bound<'py, PyAny>,
+    current: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     use pyo3::types::{PyBool, PyFloat, PyInt};
     let py = current.py();
     let numeric = current.is_exact_instance_of::<PyInt>()

@@ -195,7 +195,9 @@ def _v47_accepts_kwargs(func):
 def _v47_evaluate_when(when, context):
     """A ``when`` condition: an expression string or a check (pystator evaluates it)."""
     if isinstance(when, str):
-        return _v47_import("pystator._expr", "a 'when' expression").evaluate_bool_expr(when, context)
+        return _v47_import("pystator._expr", "a 'when' expression").evaluate_bool_expr(
+            when, context
+        )
     return _v47_import("pystator.checks", "a 'when' check").evaluate_check(when, context)
 
 
@@ -227,7 +229,9 @@ class _V47Outcome:
 def _v47_branch_steps(action, context, depth, max_depth):
     """The steps a ``_branch`` spec takes here: ``(failure, steps)``."""
     if depth > max_depth:
-        return _V47Outcome("_branch", False, error=ValueError(f"branch nesting exceeds {max_depth}")), None
+        return _V47Outcome(
+            "_branch", False, error=ValueError(f"branch nesting exceeds {max_depth}")
+        ), None
     params = action.params or {}
     when = params.get("when")
     if when is None:
@@ -242,7 +246,9 @@ def _v47_branch_steps(action, context, depth, max_depth):
         return _V47Outcome("_branch", False, error=error), None
     steps = (params.get("then") if _v47_evaluate_when(when, context) else params.get("else")) or []
     if not isinstance(steps, list):
-        return _V47Outcome("_branch", False, error=ValueError("branch then/else must be lists")), None
+        return _V47Outcome(
+            "_branch", False, error=ValueError("branch then/else must be lists")
+        ), None
     return None, steps
 
 
@@ -290,7 +296,11 @@ def _v47_builtin_sync(executor, action, context, depth, max_depth, spec_cls):
             last = executor.execute_action_spec(spec, context, branch_enclosing_depth=depth + 1)
             if not last.success and executor.stop_on_error:
                 return last
-        return last if last is not None else _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        return (
+            last
+            if last is not None
+            else _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        )
     if name == "_http":
         run_http = _v47_import("pystator.http_action", "the 'http' action").execute_http_action
         params = _v47_http_params(action)
@@ -329,12 +339,20 @@ async def _v47_builtin_async(executor, action, context, depth, max_depth, spec_c
             spec, failure = _v47_step_spec(spec_cls, item)
             if failure is not None:
                 return failure
-            last = await executor.async_execute_action_spec(spec, context, branch_enclosing_depth=depth + 1)
+            last = await executor.async_execute_action_spec(
+                spec, context, branch_enclosing_depth=depth + 1
+            )
             if not last.success and executor.stop_on_error:
                 return last
-        return last if last is not None else _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        return (
+            last
+            if last is not None
+            else _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        )
     if name == "_http":
-        run_http = _v47_import("pystator.http_action", "the 'http' action").async_execute_http_action
+        run_http = _v47_import(
+            "pystator.http_action", "the 'http' action"
+        ).async_execute_http_action
         params = _v47_http_params(action)
 
         def runner():

@@ -150,8 +150,10 @@ impl Registry {
                 Some(method) => method.call1((&name,))?.unbind(),
                 None => PyDict::new(py).into_any().unbind(),
             };
-            entries
-                .insert(key, Arc::new(Entry { name: name.unbind(), func: func.unbind(), metadata, is_async, accepts_kwargs }));
+            entries.insert(
+                key,
+                Arc::new(Entry { name: name.unbind(), func: func.unbind(), metadata, is_async, accepts_kwargs }),
+            );
         }
         if !changed && entries.len() == current.entries.len() {
             return Ok(());

@@ -21,7 +21,9 @@ fn config_when<'py>(config: &Bound<'py, PyDict>) -> PyResult<Option<Bound<'py, P
     let py = config.py();
     match config.get_item("when")? {
         Some(w) if w.is_instance_of::<PyString>() => Ok(Some(w)),
-        Some(w) if w.is_instance_of::<PyDict>() => Ok(Some(call_prelude(py, "_v47_check_spec", PyTuple::new(py, [w])?)?)),
+        Some(w) if w.is_instance_of::<PyDict>() => {
+            Ok(Some(call_prelude(py, "_v47_check_spec", PyTuple::new(py, [w])?)?))
+        }
         _ => Ok(None),
     }
 }
@@ -357,7 +359,8 @@ impl ActionSpec47 {
         when: Option<Py<PyAny>>,
         custom: Option<Py<PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let spec = ActionSpec::build(py, Contract::V47, name, params, effect, timeout, retry, retry_backoff, when, custom)?;
+        let spec =
+            ActionSpec::build(py, Contract::V47, name, params, effect, timeout, retry, retry_backoff, when, custom)?;
         Ok(PyClassInitializer::from(spec).add_subclass(ActionSpec47))
     }
 
@@ -403,7 +406,10 @@ impl ActionSpec47 {
             let when = config_when(config)?.unwrap_or_else(none);
             if let Some(custom) = config.get_item("custom")? {
                 let Ok(custom) = custom.cast::<PyDict>() else {
-                    return Err(PyValueError::new_err(format!("custom action requires a mapping, got {}", config.repr()?)));
+                    return Err(PyValueError::new_err(format!(
+                        "custom action requires a mapping, got {}",
+                        config.repr()?
+                    )));
                 };
                 let name = custom.get_item("name")?;
                 let name = match name {
@@ -468,7 +474,10 @@ impl ActionSpec47 {
             }
             if let Some(branch) = config.get_item("branch")? {
                 let Ok(branch) = branch.cast::<PyDict>() else {
-                    return Err(PyValueError::new_err(format!("branch action requires a mapping, got {}", config.repr()?)));
+                    return Err(PyValueError::new_err(format!(
+                        "branch action requires a mapping, got {}",
+                        config.repr()?
+                    )));
                 };
                 let params = PyDict::new(py);
                 params.set_item("when", branch.get_item("when")?)?;
@@ -499,9 +508,13 @@ impl ActionSpec47 {
                 } else if let Ok(code) = code.cast::<PyDict>() {
                     code.copy()?
                 } else {
-                    return Err(PyValueError::new_err(format!("code action must be str or dict, got {}", config.repr()?)));
+                    return Err(PyValueError::new_err(format!(
+                        "code action must be str or dict, got {}",
+                        config.repr()?
+                    )));
                 };
-                let timeout = if timeout.is_truthy()? { timeout } else { params.get_item("timeout")?.unwrap_or_else(none) };
+                let timeout =
+                    if timeout.is_truthy()? { timeout } else { params.get_item("timeout")?.unwrap_or_else(none) };
                 let retry = if retry.is_truthy()? {
                     retry
                 } else {

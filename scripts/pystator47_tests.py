@@ -22,7 +22,10 @@ import tempfile
 from pathlib import Path
 
 VERSION = "0.0.47"
-CACHE = Path(os.environ.get("FERROSTATOR_CACHE", Path.home() / ".cache" / "ferrostator")) / "pystator-sdist"
+CACHE = (
+    Path(os.environ.get("FERROSTATOR_CACHE", Path.home() / ".cache" / "ferrostator"))
+    / "pystator-sdist"
+)
 
 # pystator 0.0.47's tests of the actions module (tests/unit/<name>.py).
 FILES = [
@@ -133,7 +136,9 @@ def main(argv: list[str]) -> int:
         (Path(tmp) / "examples").symlink_to(tests.parent / "examples")
         # The top-level conftest's fixtures (the unit conftest only adds an API client).
         conftest = (tests / "conftest.py").read_text()
-        (Path(tmp) / "tests" / "conftest.py").write_text(conftest if reference else repoint(conftest))
+        (Path(tmp) / "tests" / "conftest.py").write_text(
+            conftest if reference else repoint(conftest)
+        )
         for name in FILES:
             text = (tests / "unit" / f"{name}.py").read_text()
             (unit / f"{name}.py").write_text(text if reference else repoint(text))
@@ -142,8 +147,8 @@ def main(argv: list[str]) -> int:
             "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
             "filterwarnings =\n    error\n    ignore::UserWarning\n"
         )
-        cmd = [sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
-               "--timeout=120", str(unit), *args]  # fmt: skip
+        cmd = [sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", tmp,
+               "-p", "no:cacheprovider", "--timeout=120", str(unit), *args]  # fmt: skip
         return subprocess.run(cmd, cwd=tmp, check=False).returncode
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -38,7 +37,11 @@ settings.register_profile("v47", max_examples=150, deadline=None, derandomize=Tr
 settings.load_profile("v47")
 
 IMPLS = {
-    "pystator": (pystator_actions.ActionRegistry, pystator_actions.ActionExecutor, pystator_types.ActionSpec),
+    "pystator": (
+        pystator_actions.ActionRegistry,
+        pystator_actions.ActionExecutor,
+        pystator_types.ActionSpec,
+    ),
     "ferrostator": (fv47.ActionRegistry, fv47.ActionExecutor, fv47.ActionSpec),
 }
 LOGGERS = ("pystator.actions", "ferrostator.actions")
@@ -49,7 +52,11 @@ ENTRIES = (
     "async_execute_parallel",
     "async_execute_phased",
 )
-ERRORS = {"ConnectionError": ConnectionError, "ValueError": ValueError, "TimeoutError": TimeoutError}
+ERRORS = {
+    "ConnectionError": ConnectionError,
+    "ValueError": ValueError,
+    "TimeoutError": TimeoutError,
+}
 
 
 @dataclass(frozen=True)
@@ -110,14 +117,17 @@ def action_defs() -> st.SearchStrategy[tuple[ActionDef, ...]]:
     )
     return st.lists(one, min_size=1, max_size=4).map(
         lambda defs: tuple(
-            ActionDef(f"a{i}", d.shape, d.is_async, d.fail_first, d.error) for i, d in enumerate(defs)
+            ActionDef(f"a{i}", d.shape, d.is_async, d.fail_first, d.error)
+            for i, d in enumerate(defs)
         )
     )
 
 
 @st.composite
 def spec_configs(draw: Any, names: tuple[str, ...], depth: int = 0) -> Any:
-    kinds = ["named", "named", "named", "effect", "missing", "bare"] + (["branch"] if depth < 2 else [])
+    kinds = ["named", "named", "named", "effect", "missing", "bare"] + (
+        ["branch"] if depth < 2 else []
+    )
     kind = draw(st.sampled_from(kinds))
     if kind == "bare":
         return draw(st.sampled_from(names))
@@ -249,18 +259,23 @@ def observe(impl: str, sc: Scenario) -> dict[str, Any]:
         logger.setLevel(logging.DEBUG)
     try:
         specs = tuple(spec_cls.from_config(c) for c in sc.specs)
+        split = len(specs) > 2
         tr = pystator_types.TransitionResult.success_result(
-            "a", "b", "go", actions=specs[1:-1] if len(specs) > 2 else specs,
-            on_exit=specs[:1] if len(specs) > 2 else (), on_enter=specs[-1:] if len(specs) > 2 else (),
+            "a", "b", "go", actions=specs[1:-1] if split else specs,
+            on_exit=specs[:1] if split else (), on_enter=specs[-1:] if split else (),
         )  # fmt: skip
         if impl == "ferrostator":
             tr = fv47.TransitionResult(**{f: getattr(tr, f) for f in tr.__dataclass_fields__})
         with mock.patch("time.sleep", sleep), mock.patch("asyncio.sleep", async_sleep):
             try:
                 if sc.entry == "execute":
-                    out["results"] = [norm_result(r) for r in executor.execute(tr, ctx).action_results]
+                    out["results"] = [
+                        norm_result(r) for r in executor.execute(tr, ctx).action_results
+                    ]
                 elif sc.entry == "execute_action_specs":
-                    out["results"] = [norm_result(r) for r in executor.execute_action_specs(specs, ctx)]
+                    out["results"] = [
+                        norm_result(r) for r in executor.execute_action_specs(specs, ctx)
+                    ]
                 else:
                     result = asyncio.run(getattr(executor, sc.entry)(tr, ctx))
                     out["results"] = [norm_result(r) for r in result.action_results]
@@ -302,6 +317,8 @@ def test_payload_and_results_match() -> None:
             spec_cls.from_config({"name": "ok", "when": "n > 5"}),
         ]
         results = executor.execute_action_specs(specs, {"n": 1})
-        payload = (fv47 if impl == "ferrostator" else pystator_actions).action_results_to_payload(results)
+        payload = (fv47 if impl == "ferrostator" else pystator_actions).action_results_to_payload(
+            results
+        )
         rows.append(payload)
     assert rows[0] == rows[1]

@@ -140,7 +140,9 @@ def test_kwargs_params_and_refusal_messages() -> None:
     )
     passed = executor.execute_action_spec(fv47.ActionSpec("kw", params={"a": 1}), ctx)
     assert passed.result == {"a": 1} and ctx == {}
-    result = asyncio.run(executor.async_execute_action_spec(fv47.ActionSpec("kw", params={"b": 2}), ctx))
+    result = asyncio.run(
+        executor.async_execute_action_spec(fv47.ActionSpec("kw", params={"b": 2}), ctx)
+    )
     assert result.result == {"b": 2} and ctx == {}
 
 

@@ -58,6 +58,15 @@ __all__ = [
     "ActionNotFoundError",
     "is_transient_error",
     "_restore_error",
+    "MAX_BRANCH_DEPTH",
+    "ActionSpec47",
+    "ExecutionResult47",
+    "ExecutorCore47",
+    "RegistryCore47",
+    "_V47ErrorCode",
+    "_v47_import",
+    "action_results_to_payload",
+    "apply_effect",
 ]
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -885,6 +894,17 @@ class ActionSpec47(ActionSpec):
     the seed's fields plus ``when`` (a condition checked before the action runs: an
     expression string or pystator's CheckSpec) and ``custom``."""
 
+    __match_args__ = (  # type: ignore[assignment]
+        "name",
+        "params",
+        "effect",
+        "timeout",
+        "retry",
+        "retry_backoff",
+        "when",
+        "custom",
+    )
+
     def __new__(
         cls,
         name: str = "",
@@ -959,7 +979,9 @@ class ExecutorCore47(ExecutorCore):
         effects, keyword params and retries apply. ``branch_enclosing_depth`` counts
         the ``_branch`` actions around it (at most MAX_BRANCH_DEPTH)."""
 
-def apply_effect(effect_type: str, params: Mapping[str, Any], ctx: MutableMapping[str, Any]) -> None:
+def apply_effect(
+    effect_type: str, params: Mapping[str, Any], ctx: MutableMapping[str, Any]
+) -> None:
     """Apply a declarative effect to a context, as pystator 0.0.47's
     ``pystator.effects.apply_effect`` (``compute`` evaluates with pystator's
     expression evaluator).

@@ -33,7 +33,9 @@ from ferrostator.v47.actions import (
 #: The declarative effect types of pystator 0.0.47 (a frozenset, as pystator's;
 #: ``ActionSpec.from_config`` checks set, timestamp, increment, decrement, append,
 #: clear, compute in that order).
-EFFECT_TYPES = frozenset({"set", "timestamp", "increment", "decrement", "append", "clear", "compute"})
+EFFECT_TYPES = frozenset(
+    {"set", "timestamp", "increment", "decrement", "append", "clear", "compute"}
+)
 
 __all__ = [
     "EFFECT_TYPES",

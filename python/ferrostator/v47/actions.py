@@ -48,7 +48,7 @@ __all__ = [
     "ActionStatus",
     "AnyActionFunc",
     "AsyncActionFunc",
-    "CheckSpec",
+    "CheckSpec",  # noqa: F822 (pystator's, from the module __getattr__)
     "ExecutionMode",
     "ExecutionResult",
     "TransitionResult",
@@ -128,4 +128,3 @@ class ActionExecutor(ExecutorCore47):
         run = _spec_start(self, action, context, branch_enclosing_depth)
         # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
         return run if type(run) is ActionResult else await run  # type: ignore[misc]
-
