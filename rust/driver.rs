@@ -363,7 +363,7 @@ impl Action {
         }
         self.awaited = Awaited::Action;
         if let Some(exec) = exec {
-            if exec.kwargs_path(&self.job.bind(py)) {
+            if self.job.params.is_some() && exec.contract().params_as_kwargs() {
                 return self.begin_kwargs(py, exec, ctx);
             }
         }
@@ -971,6 +971,7 @@ impl Driver {
             visit.call(er)?;
         }
         if let Some(action) = &self.current {
+            action.job.traverse(visit)?;
             match &action.stage {
                 Stage::Awaiting(scoped) => visit.call(&scoped.iter)?,
                 Stage::TimedWait(inner) | Stage::Sleeping(inner) => visit.call(inner)?,
