@@ -322,3 +322,117 @@ def test_payload_and_results_match() -> None:
         )
         rows.append(payload)
     assert rows[0] == rows[1]
+
+
+# ---------------------------------------------------------------------------
+# Hand-written cases: the built-in actions and the keyword params path's quirks
+# ---------------------------------------------------------------------------
+
+
+def _nested_branch(depth: int) -> dict[str, Any]:
+    config: dict[str, Any] = {"set": {"deep": True}}
+    for _ in range(depth):
+        config = {"branch": {"when": {"field": "n", "op": "gte", "value": 0}, "then": [config]}}
+    return config
+
+
+CASES = {
+    "branch at the depth limit": Scenario((), (_nested_branch(8),), "execute", False),
+    "branch past the depth limit": Scenario((), (_nested_branch(9),), "async_execute", False),
+    "branch with a bad when and steps": Scenario(
+        (),
+        (
+            {"branch": {"when": 3, "then": [{"set": {"x": 1}}]}},
+            {"branch": {"when": "n >= 1", "then": "not a list"}},
+            {"branch": {"when": "n >= 1", "then": [{"bogus": 1}]}},
+            {"branch": {"when": "n > 5"}},
+        ),
+        "async_execute_phased",
+        False,
+    ),
+    "kwargs action raising TimeoutError, async, retried": Scenario(
+        (ActionDef("a0", "kwargs", True, 1, "TimeoutError"),),
+        ({"name": "a0", "params": {"p": 1}, "timeout": 0.5, "retry": 2},),
+        "async_execute",
+        False,
+    ),
+    "kwargs action raising TimeoutError, sync, retried": Scenario(
+        (ActionDef("a0", "kwonly", False, 2, "TimeoutError"),),
+        ({"name": "a0", "params": {"q": 1}, "retry": 2, "retry_backoff": 0.5},),
+        "execute",
+        False,
+    ),
+    "async kwargs action on the sync path": Scenario(
+        (ActionDef("a0", "kwargs", True, 0, "ValueError"),),
+        ({"name": "a0", "params": {"p": 1}, "retry": 2},),
+        "execute_action_specs",
+        False,
+    ),
+    "params refused with retries left": Scenario(
+        (ActionDef("a0", "ctx", False, 0, "ValueError"),),
+        ({"name": "a0", "params": {"p": 1}, "retry": 2},),
+        "async_execute_parallel",
+        False,
+    ),
+    "code action with a timeout": Scenario(
+        (), ({"code": "ctx['x'] = 1", "timeout": 1},), "execute", False
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", list(CASES.values()), ids=list(CASES))
+def test_v47_case(scenario: Scenario) -> None:
+    assert observe("ferrostator", scenario) == observe("pystator", scenario)
+
+
+class _Response:
+    status = 201
+
+    def __enter__(self) -> _Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read(self) -> bytes:
+        return b'{"ok": true}'
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("outcome", ["ok", "fails"])
+def test_v47_http_and_code_actions(
+    entry: str, outcome: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no pystator.cfg around
+    monkeypatch.setenv("PYSTATOR_ALLOW_INLINE_CODE_ACTIONS", "1")
+    monkeypatch.delenv("PYSTATOR_ALLOW_INLINE_CODE_IMPORTS", raising=False)
+    specs = (
+        {
+            "http": {
+                "url": "http://example.invalid/orders/{{ n }}",
+                "body": {"n": "{{ n }}"},
+                "on_error": "fail",
+                "on_success": {"status_key": "status", "body_key": "body"},
+            },
+            "retry": 2,
+            "retry_backoff": 0.25,
+        },
+        {"code": "ctx['coded'] = ctx['n'] + 1"},
+        {"code": {"source": "raise ValueError('no')", "retry": 1}},
+        {"http": {"url": "http://example.invalid/x", "on_error": "log"}, "when": "n > 5"},
+    )
+    scenario = Scenario((), specs, entry, False)
+    calls: list[Any] = []
+
+    def urlopen(request: Any, timeout: float) -> _Response:
+        calls.append((request.full_url, request.data, timeout))
+        if outcome == "fails":
+            raise ConnectionError("refused")
+        return _Response()
+
+    with mock.patch("pystator.http_action.urllib.request.urlopen", urlopen):
+        ref = observe("pystator", scenario)
+        ref_calls, calls[:] = list(calls), []
+        cand = observe("ferrostator", scenario)
+    assert cand == ref
+    assert calls == ref_calls and calls
