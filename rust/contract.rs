@@ -105,3 +105,17 @@ pub fn prelude_item<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyA
 pub fn call_prelude<'py>(py: Python<'py>, name: &str, args: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
     prelude_item(py, name)?.call1(args)
 }
+
+/// `branch_enclosing_depth`: any int (0.0.47 does arithmetic on it), TypeError else.
+pub fn depth_arg(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if !value.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(crate::util::type_error("branch_enclosing_depth", "an int", value));
+    }
+    // Beyond i64 the depth is past any limit either way.
+    Ok(value.extract::<i64>().unwrap_or(if value.gt(0)? { i64::MAX } else { i64::MIN }))
+}
+
+/// The default of `branch_enclosing_depth`.
+pub fn zero() -> Py<PyAny> {
+    Python::attach(|py| 0i32.into_pyobject(py).map(|v| v.into_any().unbind()).unwrap_or_else(|never| match never {}))
+}

@@ -395,7 +395,7 @@ impl Executor {
         slf: &Bound<'py, Self>,
         action: &Bound<'py, PyAny>,
         context: &Bound<'py, PyAny>,
-        depth: u32,
+        depth: i64,
     ) -> PyResult<Py<ActionResult>> {
         let mut job = Job::from_spec(action, false, slf.get().contract)?;
         job.depth = depth;
@@ -687,13 +687,15 @@ impl Executor47 {
     /// Execute a single ActionSpec synchronously: its `when`, built-in actions,
     /// effects, keyword params and retries apply. `branch_enclosing_depth` counts the
     /// `_branch` actions around it (at most MAX_BRANCH_DEPTH).
-    #[pyo3(signature = (action, context, *, branch_enclosing_depth = 0))]
+    #[pyo3(signature = (action, context, *, branch_enclosing_depth = crate::contract::zero()))]
+    #[pyo3(text_signature = "($self, action, context, *, branch_enclosing_depth=0)")]
     fn execute_action_spec(
         slf: &Bound<'_, Self>,
         action: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
-        branch_enclosing_depth: u32,
+        branch_enclosing_depth: Py<PyAny>,
     ) -> PyResult<Py<ActionResult>> {
-        Executor::execute_action_spec_at(slf.as_super(), action, context, branch_enclosing_depth)
+        let depth = crate::contract::depth_arg(branch_enclosing_depth.bind(slf.py()))?;
+        Executor::execute_action_spec_at(slf.as_super(), action, context, depth)
     }
 }

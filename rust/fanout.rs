@@ -66,14 +66,18 @@ pub fn _sequential_start(
 /// `ActionExecutor.async_execute_action_spec`: the ActionResult, or a Run to await.
 /// `depth`: how many `_branch` actions enclose it (pystator 0.0.47's contract).
 #[pyfunction]
-#[pyo3(signature = (executor, action, context, depth = 0))]
+#[pyo3(signature = (executor, action, context, depth = None))]
 pub fn _spec_start(
     py: Python<'_>,
     executor: &Bound<'_, Executor>,
     action: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
-    depth: u32,
+    depth: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    let depth = match depth {
+        Some(depth) => crate::contract::depth_arg(depth)?,
+        None => 0,
+    };
     let items = if depth == 0 {
         vec![Item::Spec(action.clone().unbind())]
     } else {

@@ -950,6 +950,9 @@ pub fn action_results_to_payload<'py>(py: Python<'py>, results: &Bound<'py, PyAn
     let out = PyList::empty(py);
     for item in results.try_iter()? {
         let item = item?;
+        if item.cast::<ActionResult>().is_err() && !item.hasattr(intern!(py, "is_skipped"))? {
+            return Err(crate::util::type_error("action_results_to_payload item", "an ActionResult", &item));
+        }
         let row = PyDict::new(py);
         let status = item.getattr(intern!(py, "status"))?;
         row.set_item("name", item.getattr(intern!(py, "action_name"))?)?;

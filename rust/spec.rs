@@ -451,6 +451,13 @@ impl ActionSpec47 {
                 );
             }
             if let Some(http) = config.get_item("http")? {
+                // pystator 0.0.47 fails here with AttributeError on a non-mapping.
+                if http.cast::<PyMapping>().is_err() {
+                    return Err(PyValueError::new_err(format!(
+                        "http action requires a mapping, got {}",
+                        config.repr()?
+                    )));
+                }
                 let http_get = |key: &str, default: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
                     match config.get_item(key)? {
                         Some(v) => Ok(v),
@@ -918,7 +925,7 @@ pub struct Job<'py> {
     /// 0.0.47's `when`, when not None (not yet checked).
     pub when: Option<Bound<'py, PyAny>>,
     /// How many `_branch` actions enclose this one (0.0.47's `branch_enclosing_depth`).
-    pub depth: u32,
+    pub depth: i64,
 }
 
 /// A [`Job`] stored across suspensions of the async driver.
@@ -931,7 +938,7 @@ pub struct OwnedJob {
     pub spec: Option<Py<ActionSpec>>,
     pub source: Option<Py<PyAny>>,
     pub when: Option<Py<PyAny>>,
-    pub depth: u32,
+    pub depth: i64,
 }
 
 impl OwnedJob {

@@ -181,3 +181,22 @@ def test_signatures_match_pystators() -> None:
     ours = inspect.signature(fv47.ActionExecutor.async_execute_action_spec)
     theirs = inspect.signature(ps_actions.ActionExecutor.async_execute_action_spec)
     assert list(ours.parameters) == list(theirs.parameters)
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    executor = fv47.ActionExecutor(fv47.ActionRegistry(), log_execution=False)
+    spec = fv47.ActionSpec("x")
+    with pytest.raises(TypeError, match="branch_enclosing_depth must be an int, got str"):
+        executor.execute_action_spec(spec, {}, branch_enclosing_depth="1")
+    with pytest.raises(TypeError, match="branch_enclosing_depth must be an int"):
+        asyncio.run(executor.async_execute_action_spec(spec, {}, branch_enclosing_depth=1.5))
+    deep = fv47.ActionSpec.from_config({"branch": {"when": "True", "then": [{"set": {"a": 1}}]}})
+    result = executor.execute_action_spec(deep, {}, branch_enclosing_depth=10**30)
+    assert str(result.error) == "branch nesting exceeds 8"
+    assert executor.execute_action_spec(deep, {}, branch_enclosing_depth=-(10**30)).success
+    with pytest.raises(ValueError, match="http action requires a mapping"):
+        fv47.ActionSpec.from_config({"http": "http://example.invalid"})
+    with pytest.raises(TypeError, match="action_results_to_payload item must be an ActionResult"):
+        fv47.action_results_to_payload([1])
+    with pytest.raises(ValueError, match="Unknown effect type: 3"):
+        fv47.apply_effect(3, {}, {})  # type: ignore[arg-type]

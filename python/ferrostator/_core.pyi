@@ -813,7 +813,7 @@ def _sequential_start(
     """``ActionExecutor.async_execute``: the finished ExecutionResult, or a _Run to await."""
 
 def _spec_start(
-    executor: ExecutorCore, action: _ActionSpecLike, context: _Context, depth: int = 0
+    executor: ExecutorCore, action: _ActionSpecLike, context: _Context, depth: int | None = None
 ) -> ActionResult | _Run[ActionResult]:
     """``ActionExecutor.async_execute_action_spec``: the ActionResult, or a _Run to await.
     ``depth``: how many ``_branch`` actions enclose it (pystator 0.0.47's contract)."""
