@@ -137,7 +137,7 @@ impl Executor {
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
         let py = slf.py();
-        let source = job.source.clone().ok_or_else(|| PyRuntimeError::new_err("a built-in action needs its spec"))?;
+        let source = job.spec_object().ok_or_else(|| PyRuntimeError::new_err("a built-in action needs its spec"))?;
         PyTuple::new(
             py,
             [
@@ -184,7 +184,7 @@ impl Executor {
                 &computed
             }
         };
-        if job.source.is_some() && self.contract.is_builtin_action(key) {
+        if self.contract.is_builtin_action(key) && (job.spec.is_some() || job.source.is_some()) {
             return Ok(Prepared::Builtin);
         }
         if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {

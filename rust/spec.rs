@@ -919,8 +919,8 @@ pub struct Job<'py> {
     pub backoff: Bound<'py, PyAny>,
     /// The spec, when it is ours (its registry key is precomputed).
     pub spec: Option<Bound<'py, ActionSpec>>,
-    /// The spec object (ours or not); None for a bare name. 0.0.47's built-in actions
-    /// are run from it.
+    /// The spec object when it is not ours (ours is `spec`); None for a bare name.
+    /// 0.0.47's built-in actions are run from it (see [`Job::spec_object`]).
     pub source: Option<Bound<'py, PyAny>>,
     /// 0.0.47's `when`, when not None (not yet checked).
     pub when: Option<Bound<'py, PyAny>>,
@@ -980,6 +980,14 @@ impl<'py> Job<'py> {
         }
     }
 
+    /// The spec object (ours or not); None for a bare name.
+    pub fn spec_object(&self) -> Option<Bound<'py, PyAny>> {
+        match (&self.spec, &self.source) {
+            (Some(ours), _) => Some(ours.clone().into_any()),
+            (None, source) => source.clone(),
+        }
+    }
+
     /// A bare name: no params, no retries, no timeout.
     pub fn from_name(name: &Bound<'py, PyAny>) -> PyResult<Self> {
         let py = name.py();
@@ -1018,7 +1026,7 @@ impl<'py> Job<'py> {
                 retries: s.retries,
                 backoff: s.retry_backoff.bind(py).clone(),
                 spec: Some(ours.clone()),
-                source: Some(spec.clone()),
+                source: None,
                 when: (contract.has_when() && !when.is_none()).then(|| when.clone()),
                 depth: 0,
             });
