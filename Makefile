@@ -51,11 +51,22 @@ THREADS ?= 4
 PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
 
 .PHONY: test
-test: build-dev ## Build, then run every test: pytest, cargo test, pytest multi-threaded, then test-v47
+test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suite, test-v47
 	$(PY) -m pytest -q
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -q
 	$(PYTEST_THREADS)
+	$(PY) tests/pystator_suite/run_suite.py
 	$(MAKE) --no-print-directory test-v47
+
+$(VENV)/.pystator-suite: requirements-pystator-suite.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-pystator-suite.txt
+	touch $@
+
+# pystator's own tests come from its sdist, fetched into FERROSTATOR_CACHE
+# (default ~/.cache/ferrostator), never into the repository.
+.PHONY: test-pystator-suite
+test-pystator-suite: build-dev $(VENV)/.pystator-suite ## pystator's own suite as it is and with ferrostator.install(): same outcomes
+	$(PY) tests/pystator_suite/run_suite.py
 
 .PHONY: build-v47
 build-v47: build-dev $(V47)/.installed ## Install the built extension into .venvs/v47 (pystator 0.0.47's venv)

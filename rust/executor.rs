@@ -17,7 +17,7 @@ use crate::attempt::{
 use crate::contract::{call_prelude, Contract, MAX_BRANCH_DEPTH};
 use crate::defs::defs;
 use crate::effects;
-use crate::registry::{Called, Entry, Registry, Snapshot};
+use crate::registry::{foreign_lookup, Called, Entry, Handle, Registry, Snapshot};
 use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
 use crate::spec::{spec_list, ActionSpec47, Job, TransitionView, EFFECT_PREFIX};
 use crate::util::{action_not_found, close_iter, is_awaitable, is_exception, log, type_error};
@@ -26,11 +26,7 @@ use crate::util::{name_key, now_us};
 /// Executes actions from transition results.
 #[pyclass(name = "ExecutorCore", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct Executor {
-    registry: ArcSwapOption<Py<Registry>>,
-    /// A registry that is not ours (pystator's own, under 0.0.47's contract): the
-    /// actions are read from `registry`, a private mirror of it refreshed whenever a
-    /// run takes its view of the registry.
-    foreign: ArcSwapOption<Py<PyAny>>,
+    registry: ArcSwapOption<Handle>,
     /// Bumped after every change of `registry`.
     registry_generation: AtomicU64,
     default_mode: ArcSwapOption<Py<PyAny>>,
@@ -55,45 +51,44 @@ pub enum Prepared<'v> {
 /// of its table, reused from one action to the next for as long as neither changed
 /// (two atomic loads per action, rather than loading both again and cloning the
 /// entry). An action that registers, unregisters or swaps the executor's registry is
-/// seen by the very next lookup, as in pystator.
+/// seen by the very next lookup, as in pystator. A foreign registry (pystator's) is
+/// asked at every lookup; `fetched` holds the entry it gave last.
 pub struct RegistryView<'py> {
     generation: u64,
-    registry: Bound<'py, Registry>,
-    table: Snapshot,
+    source: ViewSource<'py>,
+    fetched: Option<Arc<Entry>>,
+}
+
+enum ViewSource<'py> {
+    Ours { registry: Bound<'py, Registry>, table: Snapshot },
+    Foreign(Bound<'py, PyAny>),
 }
 
 impl Executor {
-    pub fn registry<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Registry>> {
+    /// The executor's registry.
+    pub fn handle(&self, py: Python<'_>) -> PyResult<Handle> {
         match self.registry.load().as_ref() {
-            Some(reg) => Ok(reg.bind(py).clone()),
+            Some(reg) => Ok(reg.clone_ref(py)),
             None => Err(cleared()),
         }
-    }
-
-    /// Refreshes the mirror of a foreign registry.
-    fn sync_foreign(&self, py: Python<'_>) -> PyResult<()> {
-        if let Some(foreign) = self.foreign.load_full() {
-            self.registry(py)?.get().mirror(foreign.bind(py))?;
-        }
-        Ok(())
     }
 
     fn registry_view<'py>(&self, py: Python<'py>) -> PyResult<RegistryView<'py>> {
         // The generation first: a registry stored in between is newer than the
         // generation says, and the view is merely taken once more.
         let generation = self.registry_generation.load(Ordering::Acquire);
-        self.sync_foreign(py)?;
-        let registry = self.registry(py)?;
-        let table = registry.get().snapshot();
-        Ok(RegistryView { generation, registry, table })
+        let source = match self.handle(py)? {
+            Handle::Ours(registry) => {
+                let registry = registry.into_bound(py);
+                let table = registry.get().snapshot();
+                ViewSource::Ours { registry, table }
+            }
+            Handle::Foreign(registry) => ViewSource::Foreign(registry.into_bound(py)),
+        };
+        Ok(RegistryView { generation, source, fetched: None })
     }
 
-    fn set_registry_to(&self, registry: Option<(Py<Registry>, Option<Py<PyAny>>)>) {
-        let (registry, foreign) = match registry {
-            Some((registry, foreign)) => (Some(registry), foreign),
-            None => (None, None),
-        };
-        self.foreign.store(foreign.map(Arc::new));
+    fn set_registry_to(&self, registry: Option<Handle>) {
         self.registry.store(registry.map(Arc::new));
         self.registry_generation.fetch_add(1, Ordering::Release);
     }
@@ -104,15 +99,19 @@ impl Executor {
         &self,
         py: Python<'py>,
         view: &'v mut Option<RegistryView<'py>>,
-    ) -> PyResult<&'v RegistryView<'py>> {
+    ) -> PyResult<&'v mut RegistryView<'py>> {
         let current = view.as_ref().is_some_and(|v| {
-            self.registry_generation.load(Ordering::Acquire) == v.generation && v.registry.get().is_current(&v.table)
+            self.registry_generation.load(Ordering::Acquire) == v.generation
+                && match &v.source {
+                    ViewSource::Ours { registry, table } => registry.get().is_current(table),
+                    ViewSource::Foreign(_) => true,
+                }
         });
         if !current {
             // The old view is dropped here, with no borrow of it alive.
             *view = Some(self.registry_view(py)?);
         }
-        view.as_ref().ok_or_else(cleared)
+        view.as_mut().ok_or_else(cleared)
     }
 
     pub fn contract(&self) -> Contract {
@@ -192,10 +191,16 @@ impl Executor {
             let effect = String::from_utf8_lossy(effect);
             return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx, self.contract)?));
         }
-        let table = &self.current_view(py, view)?.table;
-        let found = match &job.spec {
-            Some(spec) => table.get_remembered(key, &spec.get().remembered),
-            None => table.get(key),
+        let RegistryView { source, fetched, .. } = self.current_view(py, view)?;
+        let found = match source {
+            ViewSource::Ours { table, .. } => match &job.spec {
+                Some(spec) => table.get_remembered(key, &spec.get().remembered),
+                None => table.get(key),
+            },
+            ViewSource::Foreign(registry) => {
+                *fetched = foreign_lookup(registry, name)?;
+                fetched.as_ref()
+            }
         };
         if let Some(entry) = found {
             return Ok(Prepared::Run(entry));
@@ -225,7 +230,7 @@ impl Executor {
         if let Some(entry) = first {
             return Ok(entry);
         }
-        self.registry(py)?.get().get_entry(job.name.as_any())
+        self.handle(py)?.get_entry(py, job.name.as_any())
     }
 
     /// One synchronous attempt: set params, call, pop params. `first` is the entry
@@ -416,10 +421,8 @@ impl Executor {
             Some(mode) => mode,
             None => defs(py)?.mode_sequential.clone_ref(py),
         };
-        let (registry, foreign) = check_registry(registry, contract)?;
         Ok(Self {
-            registry: ArcSwapOption::from_pointee(registry),
-            foreign: ArcSwapOption::new(foreign.map(Arc::new)),
+            registry: ArcSwapOption::from_pointee(check_registry(registry, contract)?),
             registry_generation: AtomicU64::new(0),
             default_mode: ArcSwapOption::from_pointee(default_mode),
             stop_on_error: AtomicBool::new(flag(stop_on_error, false)?),
@@ -434,33 +437,25 @@ fn cleared() -> PyErr {
     PyRuntimeError::new_err("this executor has no registry (it was cleared)")
 }
 
-/// The registry, which must be an ActionRegistry of the executor's contract; under
-/// 0.0.47's contract pystator's own ActionRegistry (any object with its `list_actions`,
-/// `get` and `is_async` methods) is accepted too, read through a private mirror.
-fn check_registry(registry: &Bound<'_, PyAny>, contract: Contract) -> PyResult<(Py<Registry>, Option<Py<PyAny>>)> {
-    let py = registry.py();
-    let expected = match contract {
-        Contract::Seed => "an ActionRegistry",
-        Contract::V47 => "a ferrostator.v47 ActionRegistry or pystator's ActionRegistry",
-    };
-    match registry.cast::<Registry>() {
-        Ok(r) if r.get().contract() == contract => Ok((r.clone().unbind(), None)),
-        Ok(r) => Err(PyTypeError::new_err(format!(
-            "registry must be {expected} (pystator {} contract), got one of pystator {}'s contract",
-            contract.version(),
-            r.get().contract().version()
-        ))),
-        Err(_) => {
-            let duck = contract == Contract::V47
-                && ["list_actions", "get", "is_async"].iter().all(|m| registry.hasattr(*m).unwrap_or(false));
-            if !duck {
-                return Err(type_error("registry", expected, registry));
-            }
-            let mirror = Registry::new_mirror(contract);
-            mirror.mirror(registry)?;
-            Ok((Py::new(py, mirror)?, Some(registry.clone().unbind())))
+/// The registry: ours must be of the executor's contract (a 0.0.47 registry inspects
+/// signatures for keyword params, a seed one does not); any other object with
+/// `has`, `get` and `is_async` (pystator's own ActionRegistry) is asked at each lookup.
+fn check_registry(registry: &Bound<'_, PyAny>, contract: Contract) -> PyResult<Handle> {
+    if let Ok(ours) = registry.cast::<Registry>() {
+        let theirs = ours.get().contract();
+        if theirs != contract {
+            let expected = match contract {
+                Contract::Seed => "a ferrostator.actions ActionRegistry",
+                Contract::V47 => "a ferrostator.v47 ActionRegistry",
+            };
+            return Err(PyTypeError::new_err(format!(
+                "registry must be {expected} (pystator {} contract), got one of pystator {}'s contract",
+                contract.version(),
+                theirs.version()
+            )));
         }
     }
+    Handle::from_object(registry)
 }
 
 #[pymethods]
@@ -484,10 +479,7 @@ impl Executor {
     /// The ActionRegistry the actions are looked up in.
     #[getter(registry)]
     fn get_registry(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Some(foreign) = self.foreign.load_full() {
-            return Ok(foreign.clone_ref(py));
-        }
-        Ok(self.registry(py)?.into_any().unbind())
+        Ok(self.handle(py)?.object(py))
     }
 
     #[setter(registry)]
@@ -591,8 +583,7 @@ impl Executor {
 
     /// Names of the transition's actions that are not registered (effects excluded).
     fn validate_actions_exist(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
-        self.sync_foreign(py)?;
-        let registry = self.registry(py)?;
+        let registry = self.handle(py)?;
         let missing = PyList::empty(py);
         for spec in TransitionView::new(transition_result).all_specs()? {
             let job = Job::from_spec(&spec, false, self.contract)?;
@@ -600,7 +591,7 @@ impl Executor {
             let key = name_key(name)?;
             let registered = key.starts_with(EFFECT_PREFIX.as_bytes())
                 || self.contract.is_builtin_action(&key)
-                || registry.get().lookup(&key).is_some();
+                || registry.has(py, name)?;
             if !registered {
                 missing.append(name)?;
             }
@@ -642,10 +633,10 @@ impl Executor {
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         if let Some(reg) = self.registry.load().as_ref() {
-            visit.call(&**reg)?;
-        }
-        if let Some(foreign) = self.foreign.load().as_ref() {
-            visit.call(&**foreign)?;
+            match &**reg {
+                Handle::Ours(reg) => visit.call(reg)?,
+                Handle::Foreign(reg) => visit.call(reg)?,
+            }
         }
         if let Some(mode) = self.default_mode.load().as_ref() {
             visit.call(&**mode)?;

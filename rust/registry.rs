@@ -84,15 +84,33 @@ impl Snapshot {
     }
 }
 
-/// Registry for action functions (sync and async). Thread-safe.
-#[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
-pub struct Registry {
+/// What a registry holds. `copy.copy(registry)` makes a second registry object over
+/// the same contents (as a shallow copy of pystator's registry shares its dicts).
+struct Contents {
     table: ArcSwap<Table>,
     /// The uid of the table published last (set after it is published).
     uid: AtomicU64,
     writer: Mutex<()>,
+}
+
+impl Contents {
+    fn new(entries: Entries) -> Arc<Self> {
+        let table = Table::new(entries);
+        Arc::new(Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()) })
+    }
+}
+
+/// Registry for action functions (sync and async). Thread-safe.
+#[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct Registry {
+    contents: Arc<Contents>,
+    /// Whether registering again replaces, and whether signatures are inspected.
     contract: Contract,
 }
+
+/// Keyword of `RegistryCore.__new__` through which `__copy__` makes a registry over
+/// the contents of another.
+const SHARE_KEYWORD: &str = "_ferrostator_share_contents_of";
 
 /// What happens to a failing action call.
 pub enum Called {
@@ -102,82 +120,34 @@ pub enum Called {
 }
 
 impl Registry {
-    fn with_contract(contract: Contract) -> Self {
-        let table = Table::new(Entries::default());
-        Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()), contract }
+    /// A new registry of `contract`, or (`__copy__`) one over the contents of the
+    /// registry given under SHARE_KEYWORD.
+    fn new_sharing(kwargs: Option<&Bound<'_, PyDict>>, contract: Contract) -> Self {
+        if let Some(kwargs) = kwargs {
+            if let Ok(Some(other)) = kwargs.get_item(SHARE_KEYWORD) {
+                if let Ok(other) = other.cast::<Registry>() {
+                    return Self { contents: other.get().contents.clone(), contract };
+                }
+            }
+        }
+        Self { contents: Contents::new(Entries::default()), contract }
     }
 
     pub fn contract(&self) -> Contract {
         self.contract
     }
 
-    /// A private registry mirroring a foreign one (see [`Registry::mirror`]).
-    pub fn new_mirror(contract: Contract) -> Self {
-        Self::with_contract(contract)
-    }
-
-    /// Makes this registry's table mirror `foreign`'s actions: any object with
-    /// pystator's registry methods (`list_actions`, `get`, `is_async`, and
-    /// `accepts_kwargs` / `get_metadata` when present), such as pystator's own
-    /// `ActionRegistry`. A table is published only when something changed.
-    pub fn mirror(&self, foreign: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = foreign.py();
-        let current = self.table.load_full();
-        let mut entries = Entries::default();
-        let mut changed = false;
-        for name in foreign.call_method0(pyo3::intern!(py, "list_actions"))?.try_iter()? {
-            let name = name?;
-            let Ok(name) = name.cast_into::<PyString>() else { continue };
-            let key: Box<[u8]> = name_key(&name)?.into();
-            let func = foreign.call_method1(pyo3::intern!(py, "get"), (&name,))?;
-            if let Some(entry) = current.entries.get(&key) {
-                if entry.func.bind(py).is(&func) {
-                    entries.insert(key, entry.clone());
-                    continue;
-                }
-            }
-            changed = true;
-            let is_async = foreign.call_method1(pyo3::intern!(py, "is_async"), (&name,))?.is_truthy()?;
-            let accepts_kwargs = match foreign.getattr_opt(pyo3::intern!(py, "accepts_kwargs"))? {
-                Some(method) => method.call1((&name,))?.is_truthy()?,
-                None => {
-                    self.contract.params_as_kwargs()
-                        && call_prelude(py, "_v47_accepts_kwargs", pyo3::types::PyTuple::new(py, [&func])?)?
-                            .is_truthy()?
-                }
-            };
-            let metadata = match foreign.getattr_opt(pyo3::intern!(py, "get_metadata"))? {
-                Some(method) => method.call1((&name,))?.unbind(),
-                None => PyDict::new(py).into_any().unbind(),
-            };
-            entries.insert(
-                key,
-                Arc::new(Entry { name: name.unbind(), func: func.unbind(), metadata, is_async, accepts_kwargs }),
-            );
-        }
-        if !changed && entries.len() == current.entries.len() {
-            return Ok(());
-        }
-        let ((), previous) = {
-            let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.publish(Table::new(entries), ())
-        };
-        drop(previous);
-        drop(current);
-        Ok(())
-    }
-
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { table: self.table.load_full() }
+        Snapshot { table: self.contents.table.load_full() }
     }
 
     /// True while no write published a table since `snapshot` was taken.
     pub fn is_current(&self, snapshot: &Snapshot) -> bool {
-        self.uid.load(Ordering::Acquire) == snapshot.table.uid
+        self.contents.uid.load(Ordering::Acquire) == snapshot.table.uid
     }
 
     pub fn lookup(&self, key: &[u8]) -> Option<Arc<Entry>> {
-        self.table.load().entries.get(key).cloned()
+        self.contents.table.load().entries.get(key).cloned()
     }
 
     pub fn lookup_py(&self, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
@@ -188,8 +158,8 @@ impl Registry {
     /// returned so the caller drops it (and with it, possibly the last reference to a
     /// Python callable, whose finalizer may run Python code) after the lock is released.
     fn write<R>(&self, edit: impl FnOnce(&mut Entries) -> R) -> (R, Arc<Table>) {
-        let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut entries = self.table.load().entries.clone();
+        let _guard = self.contents.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self.contents.table.load().entries.clone();
         let out = edit(&mut entries);
         self.publish(Table::new(entries), out)
     }
@@ -197,8 +167,8 @@ impl Registry {
     /// Publishes `table`, then its uid (see `is_current`).
     fn publish<R>(&self, table: Table, out: R) -> (R, Arc<Table>) {
         let uid = table.uid;
-        let previous = self.table.swap(Arc::new(table));
-        self.uid.store(uid, Ordering::Release);
+        let previous = self.contents.table.swap(Arc::new(table));
+        self.contents.uid.store(uid, Ordering::Release);
         (out, previous)
     }
 
@@ -261,9 +231,50 @@ impl Registry {
 #[pymethods]
 impl Registry {
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        Self::with_contract(Contract::Seed)
+    #[pyo3(signature = (*_args, **kwargs))]
+    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        Self::new_sharing(kwargs, Contract::Seed)
+    }
+
+    /// `copy.copy(registry)`: a registry of the same type over the same contents (an
+    /// action registered through either is seen by both, as with pystator's shallow
+    /// copy); the instance `__dict__`, if any, is copied shallowly.
+    fn __copy__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let cls = slf.get_type();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(SHARE_KEYWORD, slf)?;
+        let copy = cls.call_method(pyo3::intern!(py, "__new__"), (&cls,), Some(&kwargs))?;
+        copy_instance_dict(slf.as_any(), &copy, None)?;
+        Ok(copy.unbind())
+    }
+
+    /// `copy.deepcopy(registry)`: an independent registry of the same type holding the
+    /// same actions, with deep copies of their metadata (callables are deep-copied as
+    /// `copy.deepcopy` copies them, which keeps functions as they are).
+    fn __deepcopy__(slf: &Bound<'_, Self>, memo: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let deepcopy = py.import(pyo3::intern!(py, "copy"))?.getattr(pyo3::intern!(py, "deepcopy"))?;
+        let cls = slf.get_type();
+        let mut entries = Entries::default();
+        for (key, entry) in slf.get().contents.table.load().entries.iter() {
+            let func = deepcopy.call1((entry.func.bind(py), memo))?;
+            let metadata = deepcopy.call1((entry.metadata.bind(py), memo))?;
+            let copied = Entry {
+                name: entry.name.clone_ref(py),
+                func: func.unbind(),
+                metadata: metadata.unbind(),
+                is_async: entry.is_async,
+                accepts_kwargs: entry.accepts_kwargs,
+            };
+            entries.insert(key.clone(), Arc::new(copied));
+        }
+        let fresh = Py::new(py, Registry { contents: Contents::new(entries), contract: slf.get().contract })?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(SHARE_KEYWORD, fresh)?;
+        let copy = cls.call_method(pyo3::intern!(py, "__new__"), (&cls,), Some(&kwargs))?;
+        copy_instance_dict(slf.as_any(), &copy, Some((&deepcopy, memo)))?;
+        Ok(copy.unbind())
     }
 
     /// Register an action function. Thread-safe.
@@ -435,7 +446,7 @@ impl Registry {
 
     /// All registered action names, in registration order.
     fn list_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.table.load().entries.values().map(|e| e.name.clone_ref(py)))
+        PyList::new(py, self.contents.table.load().entries.values().map(|e| e.name.clone_ref(py)))
     }
 
     /// Remove all registered actions.
@@ -445,7 +456,7 @@ impl Registry {
     }
 
     fn __len__(&self) -> usize {
-        self.table.load().entries.len()
+        self.contents.table.load().entries.len()
     }
 
     fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -453,7 +464,13 @@ impl Registry {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for entry in self.table.load().entries.values() {
+        // Contents shared with a copy are not reported: the collector must see each
+        // reference once, from its one owner. (A cycle through shared contents is
+        // therefore not collected while the copies live.)
+        if Arc::strong_count(&self.contents) != 1 {
+            return Ok(());
+        }
+        for entry in self.contents.table.load().entries.values() {
             visit.call(&entry.func)?;
             visit.call(&entry.metadata)?;
         }
@@ -461,10 +478,13 @@ impl Registry {
     }
 
     fn __clear__(&self) {
-        // Runs inside the garbage collector: swap the table out without the writer lock
-        // (nothing else can reach an object being collected).
-        let ((), previous) = self.publish(Table::new(Entries::default()), ());
-        drop(previous);
+        // Runs inside the garbage collector. Contents shared with a copy that is still
+        // alive are left alone; contents only this registry holds are swapped out
+        // without the writer lock (nothing else can reach an object being collected).
+        if Arc::strong_count(&self.contents) == 1 {
+            let ((), previous) = self.publish(Table::new(Entries::default()), ());
+            drop(previous);
+        }
     }
 }
 
@@ -477,12 +497,9 @@ pub struct Registry47;
 #[pymethods]
 impl Registry47 {
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn py_new(
-        _args: &Bound<'_, pyo3::types::PyTuple>,
-        _kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(Registry::with_contract(Contract::V47)).add_subclass(Registry47)
+    #[pyo3(signature = (*_args, **kwargs))]
+    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(Registry::new_sharing(kwargs, Contract::V47)).add_subclass(Registry47)
     }
 
     /// True if the named action accepts keyword arguments (keyword-only or
@@ -493,4 +510,119 @@ impl Registry47 {
             Err(_) => Ok(false),
         }
     }
+}
+
+/// Copies `source.__dict__` (when the type has one) into `target`, deeply when
+/// `deep` gives `copy.deepcopy` and the memo.
+fn copy_instance_dict(
+    source: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    deep: Option<(&Bound<'_, PyAny>, &Bound<'_, PyAny>)>,
+) -> PyResult<()> {
+    let py = source.py();
+    let Some(state) = source.getattr_opt(pyo3::intern!(py, "__dict__"))? else {
+        return Ok(());
+    };
+    let Ok(state) = state.cast_into::<PyDict>() else {
+        return Ok(());
+    };
+    if state.is_empty() {
+        return Ok(());
+    }
+    let state = match deep {
+        Some((deepcopy, memo)) => deepcopy.call1((state, memo))?,
+        None => state.copy()?.into_any(),
+    };
+    target.getattr(pyo3::intern!(py, "__dict__"))?.call_method1(pyo3::intern!(py, "update"), (state,))?;
+    Ok(())
+}
+
+/// The registry an executor looks its actions up in: ours (lock-free table reads), or
+/// any other object with the registry's public methods — pystator's own
+/// `ActionRegistry` — asked through `has`, `get` and `is_async`.
+pub enum Handle {
+    Ours(Py<Registry>),
+    Foreign(Py<PyAny>),
+}
+
+impl Handle {
+    /// Accepts ours, or an object with callable `has`, `get` and `is_async`.
+    pub fn from_object(registry: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(ours) = registry.cast::<Registry>() {
+            return Ok(Handle::Ours(ours.clone().unbind()));
+        }
+        let py = registry.py();
+        for method in [pyo3::intern!(py, "has"), pyo3::intern!(py, "get"), pyo3::intern!(py, "is_async")] {
+            let callable = matches!(registry.getattr_opt(method), Ok(Some(m)) if m.is_callable());
+            if !callable {
+                return Err(PyTypeError::new_err(format!(
+                    "registry must be a ferrostator.actions.ActionRegistry or an object with has(), get() and \
+                     is_async() methods (such as pystator.actions.ActionRegistry), got {}",
+                    type_name(registry)
+                )));
+            }
+        }
+        Ok(Handle::Foreign(registry.clone().unbind()))
+    }
+
+    pub fn object(&self, py: Python<'_>) -> Py<PyAny> {
+        match self {
+            Handle::Ours(reg) => reg.clone_ref(py).into_any(),
+            Handle::Foreign(reg) => reg.clone_ref(py),
+        }
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        match self {
+            Handle::Ours(reg) => Handle::Ours(reg.clone_ref(py)),
+            Handle::Foreign(reg) => Handle::Foreign(reg.clone_ref(py)),
+        }
+    }
+
+    /// The entry for `name`: ActionNotFoundError from ours, whatever `get` raises from
+    /// a foreign registry.
+    pub fn get_entry(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Arc<Entry>> {
+        match self {
+            Handle::Ours(reg) => reg.get().get_entry(name),
+            Handle::Foreign(reg) => foreign_entry(reg.bind(py), name),
+        }
+    }
+
+    /// `registry.has(name)`.
+    pub fn has(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<bool> {
+        match self {
+            Handle::Ours(reg) => Ok(reg.get().lookup_py(name)?.is_some()),
+            Handle::Foreign(reg) => reg.bind(py).call_method1(pyo3::intern!(py, "has"), (name,))?.is_truthy(),
+        }
+    }
+}
+
+/// Looks `name` up in a foreign registry: `get(name)` and `is_async(name)`, and
+/// `accepts_kwargs(name)` when it has that method (pystator 0.0.47's registry); a
+/// registry without it is asked nothing more and its actions take no keyword params.
+pub fn foreign_entry(registry: &Bound<'_, PyAny>, name: &Bound<'_, PyAny>) -> PyResult<Arc<Entry>> {
+    let py = registry.py();
+    let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
+    let func = registry.call_method1(pyo3::intern!(py, "get"), (key,))?;
+    let is_async = registry.call_method1(pyo3::intern!(py, "is_async"), (key,))?.is_truthy()?;
+    let accepts_kwargs = match registry.getattr_opt(pyo3::intern!(py, "accepts_kwargs"))? {
+        Some(method) if method.is_callable() => method.call1((key,))?.is_truthy()?,
+        _ => false,
+    };
+    Ok(Arc::new(Entry {
+        name: key.clone().unbind(),
+        func: func.unbind(),
+        metadata: py.None(),
+        is_async,
+        accepts_kwargs,
+    }))
+}
+
+/// `registry.has(name)` then [`foreign_entry`]: None when not registered.
+pub fn foreign_lookup(registry: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
+    let py = registry.py();
+    if !registry.call_method1(pyo3::intern!(py, "has"), (name,))?.is_truthy()? {
+        return Ok(None);
+    }
+    foreign_entry(registry, name.as_any()).map(Some)
 }

@@ -2,7 +2,7 @@
 //! turning a spec — ours, pystator's, or any object with the same attributes — into a
 //! [`Job`]: what to call, with which params, retries and timeout.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, 
 
 use crate::contract::{call_prelude, Contract};
 use crate::results::dataclass_repr;
-use crate::util::{bool_object, display, fields_equal, name_key, type_error, type_name};
+use crate::util::{bool_object, display, fields_equal, name_key, short_type_name, type_error, type_name};
 
 /// The `when` of a 0.0.47 config dict: a string as is, a dict as pystator's CheckSpec,
 /// anything else None (as 0.0.47 does).
@@ -61,6 +61,9 @@ fn check_number(what: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
 fn check_retry(what: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
     if !value.is_instance_of::<PyInt>() {
         return Err(type_error(what, "an int", value));
+    }
+    if let Ok(count) = value.extract::<i64>() {
+        return Ok(u64::try_from(count).unwrap_or(0));
     }
     // Negative counts mean "no retries", like pystator's max(retry, 0); counts beyond
     // u64 are as good as infinite.
@@ -597,7 +600,9 @@ fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyRe
     match effect {
         "set" => match value.cast::<PyDict>() {
             Ok(mapping) => mapping.copy(),
-            Err(_) => Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", type_name(value)))),
+            Err(_) => {
+                Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", short_type_name(value))))
+            }
         },
         "timestamp" | "increment" | "decrement" | "clear" => {
             if !value.is_instance_of::<PyString>() {
@@ -1031,11 +1036,23 @@ impl<'py> Job<'py> {
                 depth: 0,
             });
         }
+        let trusted = is_trusted(spec, &TRUSTED_SPEC);
         let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
         let name = attr(intern!(py, "name"))?;
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
-        let params =
-            if attr(intern!(py, "has_params"))?.is_truthy()? { Some(attr(intern!(py, "params"))?) } else { None };
+        let params = if trusted {
+            // pystator's has_params is bool(params).
+            let params = attr(intern!(py, "params"))?;
+            let has_params = match params.cast_exact::<PyDict>() {
+                Ok(d) => !d.is_empty(),
+                Err(_) => params.is_truthy()?,
+            };
+            has_params.then_some(params)
+        } else if attr(intern!(py, "has_params"))?.is_truthy()? {
+            Some(attr(intern!(py, "params"))?)
+        } else {
+            None
+        };
         let timeout = if with_timeout {
             let t = attr(intern!(py, "timeout"))?;
             if t.is_none() {
@@ -1048,8 +1065,14 @@ impl<'py> Job<'py> {
             None
         };
         let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
-        let backoff = attr(intern!(py, "retry_backoff"))?;
-        check_number("ActionSpec.retry_backoff", &backoff)?;
+        let backoff = if trusted && retries == 0 {
+            // Never slept on: a pystator spec without retries is not asked for it.
+            py.None().into_bound(py)
+        } else {
+            let backoff = attr(intern!(py, "retry_backoff"))?;
+            check_number("ActionSpec.retry_backoff", &backoff)?;
+            backoff
+        };
         let when = if contract.has_when() {
             match spec.getattr_opt(intern!(py, "when"))? {
                 Some(w) if !w.is_none() => Some(w),
@@ -1071,13 +1094,43 @@ fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyRe
 /// What an executor needs of a transition: did it succeed, and its specs in order.
 pub enum TransitionView<'py> {
     Ours(Bound<'py, TransitionResult>),
+    /// pystator's own TransitionResult (exactly that class, see [`trust_pystator_types`]):
+    /// its phases are read as fields, not through `all_action_specs`.
+    Pystator(Bound<'py, PyAny>),
     Foreign(Bound<'py, PyAny>),
+}
+
+/// The addresses of pystator's `TransitionResult` and `ActionSpec` classes once they are
+/// trusted (0: none); the classes themselves are kept alive in `TRUSTED_KEEP`.
+static TRUSTED_TRANSITION: AtomicUsize = AtomicUsize::new(0);
+static TRUSTED_SPEC: AtomicUsize = AtomicUsize::new(0);
+static TRUSTED_KEEP: std::sync::Mutex<Vec<Py<PyType>>> = std::sync::Mutex::new(Vec::new());
+
+fn is_trusted(obj: &Bound<'_, PyAny>, trusted: &AtomicUsize) -> bool {
+    let address = trusted.load(Ordering::Relaxed);
+    address != 0 && obj.get_type().as_ptr() as usize == address
+}
+
+/// Trusts pystator's own `TransitionResult` and `ActionSpec` classes (exactly those, not
+/// subclasses): their instances are read field by field with the semantics the pystator
+/// contract gives them (`all_action_specs` is exit + transition + enter, `has_params` is
+/// `bool(params)`), instead of through those properties. Fields are read at every use,
+/// so an instance changed with `object.__setattr__` is seen as it is. Called by
+/// `ferrostator.install()` for the contracts whose classes behave so.
+#[pyfunction]
+pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Bound<'_, PyType>) {
+    let mut keep = TRUSTED_KEEP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    TRUSTED_TRANSITION.store(transition_type.as_ptr() as usize, Ordering::Relaxed);
+    TRUSTED_SPEC.store(spec_type.as_ptr() as usize, Ordering::Relaxed);
+    keep.push(transition_type.unbind());
+    keep.push(spec_type.unbind());
 }
 
 impl<'py> TransitionView<'py> {
     pub fn new(tr: &Bound<'py, PyAny>) -> Self {
         match tr.cast::<TransitionResult>() {
             Ok(ours) => TransitionView::Ours(ours.clone()),
+            Err(_) if is_trusted(tr, &TRUSTED_TRANSITION) => TransitionView::Pystator(tr.clone()),
             Err(_) => TransitionView::Foreign(tr.clone()),
         }
     }
@@ -1091,7 +1144,9 @@ impl<'py> TransitionView<'py> {
     pub fn success(&self) -> PyResult<bool> {
         match self {
             TransitionView::Ours(tr) => tr.get().success.bind(tr.py()).is_truthy(),
-            TransitionView::Foreign(tr) => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
+            TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
+                Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy()
+            }
         }
     }
 
@@ -1101,6 +1156,14 @@ impl<'py> TransitionView<'py> {
             TransitionView::Ours(tr) => {
                 let py = tr.py();
                 let phases = tr.get().phases(py);
+                let mut specs = Vec::with_capacity(phases.iter().map(|phase| phase.len()).sum());
+                for phase in phases {
+                    specs.extend(phase.iter());
+                }
+                Ok(specs)
+            }
+            TransitionView::Pystator(_) => {
+                let phases = self.phases()?;
                 let mut specs = Vec::with_capacity(phases.iter().map(|phase| phase.len()).sum());
                 for phase in phases {
                     specs.extend(phase.iter());
@@ -1122,7 +1185,7 @@ impl<'py> TransitionView<'py> {
                 let [a, b, c] = tr.get().phases(tr.py());
                 Ok([a.clone(), b.clone(), c.clone()])
             }
-            TransitionView::Foreign(tr) => {
+            TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
                 let py = tr.py();
                 let get = |n: &Bound<'py, PyString>, what: &str| tuple_of(what, Self::attr(tr, n)?);
                 Ok([
