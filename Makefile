@@ -78,6 +78,14 @@ test-v47: build-v47 ## pystator 0.0.47's own action tests against ferrostator.v4
 	$(V47_PY) scripts/pystator47_tests.py -q
 	$(V47_PY) -m pytest -q -c tests_v47/pytest.ini tests_v47
 
+$(V47)/.pystator-suite: requirements-pystator-suite.txt $(V47)/.installed
+	$(V47_PY) -m pip install -q -r requirements-pystator-suite.txt "python-socketio>=5.11"
+	touch $@
+
+.PHONY: test-pystator-suite-v47
+test-pystator-suite-v47: build-v47 $(V47)/.pystator-suite ## pystator 0.0.47's whole suite as it is and with install() (~10 min)
+	$(V47_PY) tests/pystator_suite/run_suite.py
+
 .PHONY: test-threads
 test-threads: build-dev ## Build, then run every test body in THREADS (4) threads at once
 	$(PYTEST_THREADS)
