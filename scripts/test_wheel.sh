@@ -14,8 +14,9 @@
 #                   wheel of the version in Cargo.toml is installed, from there only
 #   --venv          the venv to (re)create (default: .venvs/wheel-test)
 #   --no-reference  do not install pystator (the reference comparisons then skip); it is
-#                   installed on CPython >= 3.11 with the GIL otherwise
-# Used by `make test-wheel` and by the test job of .github/workflows/wheels.yml.
+#                   installed on CPython >= 3.11 otherwise (free-threaded builds included)
+# On a free-threaded CPython pytest runs with PYTHON_GIL=0 (as scripts/test_versions.sh).
+# Used by `make test-wheel`, `make test-wheels` and by the test job of .github/workflows/wheels.yml.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +51,7 @@ vpy=$vbin/python
 # The package from the wheel directory alone (--no-index: never an sdist, never PyPI).
 "$vpy" -m pip install -q --no-index --find-links "$wheels" --only-binary ferrostator "ferrostator==$version"
 reqs=(-r "$root/requirements-test.txt")
-if [ "$reference" = auto ] && "$vpy" -c 'import sys, sysconfig; sys.exit(not (sys.version_info >= (3, 11) and not sysconfig.get_config_var("Py_GIL_DISABLED")))'; then
+if [ "$reference" = auto ] && "$vpy" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     reqs+=(-r "$root/requirements-reference.txt")
 fi
 "$vpy" -m pip install -q "${reqs[@]}"
@@ -65,5 +66,8 @@ cd "$work"
 "$vpy" -c 'import os, ferrostator, ferrostator._core as c; print("test_wheel: testing", ferrostator.__file__, "with", os.path.basename(c.__file__))'
 # `python -m` puts the scratch directory (tests/, pyproject.toml, the plugin: no
 # ferrostator) first on sys.path; the venv's own prefix is what the plugin expects.
+if "$vpy" -c 'import sys, sysconfig; sys.exit(not sysconfig.get_config_var("Py_GIL_DISABLED"))'; then
+    export PYTHON_GIL=0
+fi
 FERROSTATOR_EXPECT_UNDER=$("$vpy" -c 'import sys; print(sys.prefix)') \
     "$vpy" -m pytest -p installed_plugin -p no:cacheprovider "$@"

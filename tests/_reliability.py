@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _reference import is_reference_deprecation
+
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 PARAMS_KEY = "_action_params"
@@ -122,7 +124,9 @@ def run_in_fresh_loop(
             if collect:
                 gc.collect()
             sys.unraisablehook = old_hook
-    report.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
+    report.warnings = [
+        f"{w.category.__name__}: {w.message}" for w in caught if not is_reference_deprecation(w)
+    ]
     return value, error, report
 
 

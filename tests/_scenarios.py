@@ -38,6 +38,7 @@ from datetime import timezone
 from typing import Any
 from unittest import mock
 
+from _reference import is_reference_deprecation
 from hypothesis import strategies as st
 
 # Saved before anything is patched: actions suspend with the *real* asyncio.sleep(0),
@@ -1418,7 +1419,11 @@ def observe(ns: Any, sc: Scenario, violations: list | None = None) -> Any:
             obs["ops"] = [_run_op(env, executor, op, i) for i, op in enumerate(sc.ops)]
             obs["registry after"] = registry.list_actions()
             gc.collect(1)  # young generations: cheap, and enough for objects of this run
-        obs["warnings"] = [(w.category.__name__, str(w.message).split("\n")[0]) for w in caught]
+        obs["warnings"] = [
+            (w.category.__name__, str(w.message).split("\n")[0])
+            for w in caught
+            if not is_reference_deprecation(w)
+        ]
     finally:
         logger.removeHandler(handler)
         alog.removeHandler(ahandler)

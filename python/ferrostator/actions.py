@@ -31,6 +31,7 @@ from ferrostator._core import (
     _phased_start,
     _registry_all_start,
     _registry_start,
+    _Run,
     _sequential_start,
     _spec_start,
     is_transient_error,
@@ -186,8 +187,8 @@ class ActionExecutor(ExecutorCore):
     ) -> ExecutionResult:
         """Execute all actions asynchronously in sequential order."""
         run = _sequential_start(self, transition_result, context)
-        # Not an ExecutionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
-        return run if type(run) is ExecutionResult else await run  # type: ignore[misc]
+        # An ExecutionResult (of either contract's class) or a _Run to await.
+        return await run if type(run) is _Run else run  # type: ignore[return-value]
 
     async def async_execute_parallel(
         self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
@@ -205,7 +206,7 @@ class ActionExecutor(ExecutorCore):
     ) -> ExecutionResult:
         """Execute actions in phases: exit -> transition -> enter (each parallel).
         With ``stop_on_error``, stop after a phase with a failure."""
-        result, phases = _phased_start(transition_result)
+        result, phases = _phased_start(self, transition_result)
         if phases is not None:
             results: list[ActionResult] = []
             for specs in phases:
@@ -271,6 +272,6 @@ class ActionExecutor(ExecutorCore):
         out: list[ExecutionResult] = []
         for transition_result, context in items:
             run = _sequential_start(self, transition_result, context)
-            # Not an ExecutionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
-            out.append(run if type(run) is ExecutionResult else await run)  # type: ignore[misc]
+            # An ExecutionResult (of either contract's class) or a _Run to await.
+            out.append(await run if type(run) is _Run else run)  # type: ignore[arg-type]
         return out
