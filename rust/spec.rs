@@ -1037,7 +1037,8 @@ impl<'py> Job<'py> {
             });
         }
         let trusted = is_trusted(spec, &TRUSTED_SPEC);
-        if trusted {
+        // The slots hold the 0.0.25 contract's fields (no `when`).
+        if trusted && !contract.has_when() {
             if let Some(job) = Self::from_pystator_slots(spec, with_timeout)? {
                 return Ok(job);
             }
@@ -1120,7 +1121,17 @@ impl<'py> Job<'py> {
             check_number("ActionSpec.retry_backoff", &backoff)?;
             backoff
         };
-        Ok(Some(Self { name, params: has_params.then_some(params), timeout, retries, backoff, spec: None }))
+        Ok(Some(Self {
+            name,
+            params: has_params.then_some(params),
+            timeout,
+            retries,
+            backoff,
+            spec: None,
+            source: Some(spec.clone()),
+            when: None,
+            depth: 0,
+        }))
     }
 }
 
