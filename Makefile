@@ -53,8 +53,27 @@ stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k
 	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q -s tests/stress  # -s: prints the figures
 
 .PHONY: bench
-bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (prints the ratio table)
+bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (ratio table), then bench-scaling
 	$(PY) benches/report.py
+	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
+	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make pythons)"; fi
+
+# Thread scaling needs a free-threaded CPython (3.14t, built by `make pythons`): its own
+# venv and target directory, a release build, run with the GIL disabled.
+FT_PYTHON ?= $(HOME)/.cache/ferrostator/pythons/3.14t/bin/python3.14t
+FT_VENV := .venvs/scaling-$(notdir $(FT_PYTHON))
+
+$(FT_VENV)/.installed: requirements-dev.txt requirements-reference.txt
+	$(FT_PYTHON) -m venv $(FT_VENV)
+	$(FT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FT_VENV)/bin/python -m pip install -q -r requirements-dev.txt -r requirements-reference.txt
+	touch $@
+
+.PHONY: bench-scaling
+bench-scaling: $(FT_VENV)/.installed ## Threads sharing registry, executor and transition vs sharing nothing (FT_PYTHON, 3.14t)
+	CARGO_TARGET_DIR=$(abspath target/$(notdir $(FT_VENV))) VIRTUAL_ENV=$(abspath $(FT_VENV)) \
+		PATH=$(abspath $(FT_VENV))/bin:$$PATH maturin develop --release -q
+	PYTHON_GIL=0 $(FT_VENV)/bin/python benches/scaling.py
 
 .PHONY: clean
 clean: ## Remove build products and the virtualenv

@@ -770,11 +770,21 @@ impl Driver {
     /// Turns the next item into an action, or a result when nothing is to be awaited.
     fn start_item(&mut self, py: Python<'_>, item: Item) -> PyResult<Result<Action, Res>> {
         let ctx = self.context.bind(py);
+        let (owned, object);
         let job = match item {
             Item::Prepared(job, entry) => return Ok(Ok(Action::new(job, Some(entry)))),
-            Item::Job(job) => job.bind(py),
-            Item::Spec(spec) => Job::from_spec(spec.bind(py), true)?,
-            Item::Name(name) => Job::from_name(name.bind(py))?,
+            Item::Job(job) => {
+                owned = job;
+                owned.bind(py)
+            }
+            Item::Spec(spec) => {
+                object = spec.into_bound(py);
+                Job::from_spec(&object, true)?
+            }
+            Item::Name(name) => {
+                object = name.into_bound(py);
+                Job::from_name(&object)?
+            }
         };
         if let Kind::Registry { .. } = self.kind {
             return Ok(Ok(Action::new(job.unbind(), None)));

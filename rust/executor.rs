@@ -15,7 +15,7 @@ use crate::attempt::{after_attempt, backoff_delay, finish_params, set_params, Ne
 use crate::defs::defs;
 use crate::effects;
 use crate::registry::{Called, Entry, Registry, Snapshot};
-use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
+use crate::results::{result_succeeded, ActionResult, ExecutionResult, Mode, Res};
 use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
 use crate::util::{action_not_found, log, type_error};
 use crate::util::{name_key, now_us};
@@ -44,11 +44,18 @@ pub enum Prepared<'v> {
 /// of its table, reused from one action to the next for as long as neither changed
 /// (two atomic loads per action, rather than loading both again and cloning the
 /// entry). An action that registers, unregisters or swaps the executor's registry is
-/// seen by the very next lookup, as in pystator.
-pub struct RegistryView<'py> {
+/// seen by the very next lookup, as in pystator. Both are held through arc-swap
+/// guards, so taking a view changes no count that other threads share.
+pub struct RegistryView {
     generation: u64,
-    registry: Bound<'py, Registry>,
+    registry: arc_swap::Guard<Option<Arc<Py<Registry>>>>,
     table: Snapshot,
+}
+
+impl RegistryView {
+    fn registry(&self) -> Option<&Registry> {
+        self.registry.as_ref().map(|r| r.get())
+    }
 }
 
 impl Executor {
@@ -59,12 +66,12 @@ impl Executor {
         }
     }
 
-    fn registry_view<'py>(&self, py: Python<'py>) -> PyResult<RegistryView<'py>> {
+    fn registry_view(&self) -> PyResult<RegistryView> {
         // The generation first: a registry stored in between is newer than the
         // generation says, and the view is merely taken once more.
         let generation = self.registry_generation.load(Ordering::Acquire);
-        let registry = self.registry(py)?;
-        let table = registry.get().snapshot();
+        let registry = self.registry.load();
+        let table = registry.as_ref().ok_or_else(cleared)?.get().snapshot();
         Ok(RegistryView { generation, registry, table })
     }
 
@@ -75,17 +82,14 @@ impl Executor {
 
     /// `view`, created or refreshed when the executor's registry or the registry's
     /// table changed since it was taken.
-    fn current_view<'v, 'py>(
-        &self,
-        py: Python<'py>,
-        view: &'v mut Option<RegistryView<'py>>,
-    ) -> PyResult<&'v RegistryView<'py>> {
+    fn current_view<'v>(&self, view: &'v mut Option<RegistryView>) -> PyResult<&'v RegistryView> {
         let current = view.as_ref().is_some_and(|v| {
-            self.registry_generation.load(Ordering::Acquire) == v.generation && v.registry.get().is_current(&v.table)
+            self.registry_generation.load(Ordering::Acquire) == v.generation
+                && v.registry().is_some_and(|r| r.is_current(&v.table))
         });
         if !current {
             // The old view is dropped here, with no borrow of it alive.
-            *view = Some(self.registry_view(py)?);
+            *view = Some(self.registry_view()?);
         }
         view.as_ref().ok_or_else(cleared)
     }
@@ -100,14 +104,14 @@ impl Executor {
 
     /// Effects run here; a missing action is skipped (logged) or, in strict mode,
     /// raises ActionNotFoundError.
-    pub fn prepare<'v, 'py>(
+    pub fn prepare<'v>(
         &self,
-        py: Python<'py>,
-        job: &Job<'_>,
+        py: Python<'_>,
+        job: &Job<'_, '_>,
         ctx: &Bound<'_, PyAny>,
-        view: &'v mut Option<RegistryView<'py>>,
+        view: &'v mut Option<RegistryView>,
     ) -> PyResult<Prepared<'v>> {
-        let name = &job.name;
+        let name: &Bound<'_, PyString> = &job.name;
         let computed;
         let key: &[u8] = match &job.spec {
             Some(spec) => &spec.get().key,
@@ -117,12 +121,12 @@ impl Executor {
             }
         };
         if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {
-            let params = job.params.as_ref();
+            let params = job.params.as_deref();
             let effect = String::from_utf8_lossy(effect);
             return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx)?));
         }
-        let table = &self.current_view(py, view)?.table;
-        let found = match &job.spec {
+        let table = &self.current_view(view)?.table;
+        let found = match job.spec {
             Some(spec) => table.get_remembered(key, &spec.get().remembered),
             None => table.get(key),
         };
@@ -150,7 +154,12 @@ impl Executor {
 
     /// The entry for a retry attempt: looked up again, as the action may have been
     /// unregistered or replaced meanwhile.
-    pub fn entry_for_attempt(&self, py: Python<'_>, job: &Job<'_>, first: Option<Arc<Entry>>) -> PyResult<Arc<Entry>> {
+    pub fn entry_for_attempt(
+        &self,
+        py: Python<'_>,
+        job: &Job<'_, '_>,
+        first: Option<Arc<Entry>>,
+    ) -> PyResult<Arc<Entry>> {
         if let Some(entry) = first {
             return Ok(entry);
         }
@@ -162,7 +171,7 @@ impl Executor {
     fn attempt_sync(
         &self,
         py: Python<'_>,
-        job: &Job<'_>,
+        job: &Job<'_, '_>,
         first: Option<&Entry>,
         ctx: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
@@ -198,12 +207,12 @@ impl Executor {
 
     /// Runs one job synchronously with retries (`time.sleep` between attempts, looked
     /// up at each sleep so tests can patch it).
-    pub fn run_sync<'py>(
+    pub fn run_sync(
         &self,
-        py: Python<'py>,
-        job: &Job<'_>,
+        py: Python<'_>,
+        job: &Job<'_, '_>,
         ctx: &Bound<'_, PyAny>,
-        view: &mut Option<RegistryView<'py>>,
+        view: &mut Option<RegistryView>,
     ) -> PyResult<Res> {
         let mut first = match self.prepare(py, job, ctx, view)? {
             Prepared::Done(result) => return Ok(result),
@@ -224,16 +233,16 @@ impl Executor {
     }
 
     /// Runs specs in order, honouring stop_on_error.
-    fn run_specs<'py>(
+    fn run_specs<'s, 'py: 's>(
         &self,
         py: Python<'py>,
-        specs: Vec<Bound<'py, PyAny>>,
+        specs: impl ExactSizeIterator<Item = &'s Bound<'py, PyAny>>,
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<Res>> {
         let mut out = Vec::with_capacity(specs.len());
         let mut view = None;
         for spec in specs {
-            let job = Job::from_spec(&spec, false)?;
+            let job = Job::from_spec(spec, false)?;
             let result = self.run_sync(py, &job, ctx, &mut view)?;
             let stop = !result.ok() && self.stop_on_error();
             out.push(result);
@@ -252,10 +261,34 @@ impl Executor {
     ) -> PyResult<Py<ExecutionResult>> {
         let started = now_us();
         let view = TransitionView::new(tr);
-        let results = if view.success()? { self.run_specs(py, view.all_specs()?, ctx)? } else { Vec::new() };
-        ExecutionResult::finished(py, tr.clone().unbind(), defs(py)?.mode_sequential.clone_ref(py), results, started)
+        let results = if view.success()? {
+            let specs = view.all_specs()?;
+            self.run_specs(py, ExactLen(specs.iter(), specs.len()), ctx)?
+        } else {
+            Vec::new()
+        };
+        ExecutionResult::finished(py, tr.clone().unbind(), Mode::Sequential, results, started)
     }
 }
+
+/// An iterator whose length is known beforehand (the specs' `Vec` capacity).
+struct ExactLen<I>(I, usize);
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.0.next();
+        self.1 = self.1.saturating_sub(usize::from(item.is_some()));
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, Some(self.1))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
 
 fn cleared() -> PyErr {
     PyRuntimeError::new_err("this executor has no registry (it was cleared)")
@@ -397,7 +430,8 @@ impl Executor {
         let out = PyList::empty(py);
         let mut view = None;
         for name in action_names.try_iter()? {
-            let job = Job::from_name(&name?)?;
+            let name = name?;
+            let job = Job::from_name(&name)?;
             out.append(self.run_sync(py, &job, context, &mut view)?.into_object(py)?)?;
         }
         Ok(out.unbind())
@@ -407,9 +441,9 @@ impl Executor {
     fn validate_actions_exist(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
         let registry = self.registry(py)?;
         let missing = PyList::empty(py);
-        for spec in TransitionView::new(transition_result).all_specs()? {
-            let job = Job::from_spec(&spec, false)?;
-            let name = &job.name;
+        for spec in TransitionView::new(transition_result).all_specs()?.iter() {
+            let job = Job::from_spec(spec, false)?;
+            let name: &Bound<'_, PyString> = &job.name;
             let key = name_key(name)?;
             if !key.starts_with(EFFECT_PREFIX.as_bytes()) && registry.get().lookup(&key).is_none() {
                 missing.append(name)?;
@@ -435,7 +469,8 @@ impl Executor {
         actions: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyList>> {
-        let results = self.run_specs(py, spec_list("actions", actions)?, context)?;
+        let specs = spec_list("actions", actions)?;
+        let results = self.run_specs(py, specs.iter(), context)?;
         let objects = results.into_iter().map(|r| r.into_object(py)).collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, objects)?.unbind())
     }

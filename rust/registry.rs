@@ -16,7 +16,8 @@ use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 use crate::defs::defs;
 use crate::results::{ActionResult, Res};
 use crate::util::{
-    action_not_found, call_one, close_iter, is_awaitable, is_exception, name_key, truthy, type_error, type_name,
+    action_not_found, call_one, close_iter, defer_refcount, is_awaitable, is_exception, name_key, truthy, type_error,
+    type_name,
 };
 
 /// A registered action.
@@ -50,9 +51,10 @@ const INDEX_BITS: u32 = 24;
 
 /// The table as it was when loaded: a run of actions keeps one and reuses it for as
 /// long as [`Registry::is_current`] says so, instead of loading the table again for
-/// every action.
+/// every action. A guard rather than an `Arc` clone: loading it writes only to this
+/// thread's slots, not to a reference count every thread shares.
 pub struct Snapshot {
-    table: Arc<Table>,
+    table: arc_swap::Guard<Arc<Table>>,
 }
 
 impl Snapshot {
@@ -98,7 +100,7 @@ pub enum Called {
 
 impl Registry {
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { table: self.table.load_full() }
+        Snapshot { table: self.table.load() }
     }
 
     /// True while no write published a table since `snapshot` was taken.
@@ -230,6 +232,7 @@ impl Registry {
         };
         // Python code (coroutine detection) runs before the writer lock is taken.
         let is_async = defs(py)?.is_async_callable.bind(py).call1((func,))?.is_truthy()?;
+        defer_refcount(func);
         let key: Box<[u8]> = name_key(name)?.into();
         let entry = Arc::new(Entry { name: name.clone().unbind(), func: func.clone().unbind(), metadata, is_async });
         let (added, previous) = self.write(|table| {
