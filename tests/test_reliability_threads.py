@@ -233,15 +233,15 @@ def test_threads_assigning_one_fresh_result_track_it_once(fs):
 
 def test_record_equality_under_concurrent_writes(fs):
     """What ``==`` promises while other threads assign a record's fields: a record
-    always equals itself (identity first, as dataclasses' ``__eq__`` on 3.13+), and
-    two records are compared through one consistent snapshot of each (each side's
-    fields as they were at one instant): a record whose writers only ever assign
-    values equal to its twin's always equals the twin, never a torn mix."""
-    r = fs.ActionResult(True, "a", result=(1, 2), error=None)
-    twin = fs.ActionResult(True, "a", result=(1, 2), error=None)
+    always equals itself (identity first, as dataclasses' ``__eq__`` on 3.13+; when
+    each side was read on its own, ``r == r`` was False whenever a write landed in
+    between), and two records are compared through one consistent snapshot of each
+    side, never a torn mix: a record whose writers only ever assign values equal to
+    its twin's always equals the twin."""
+    r = fs.ActionResult(True, "a")
     er = fs.ExecutionResult(None, action_results=[r])
-    er_twin = fs.ExecutionResult(None, action_results=[twin])
-    er_twin.started_at, er_twin.completed_at = er.started_at, er.completed_at
+    steady = fs.ActionResult(True, "a", result=(1, 2))
+    twin = fs.ActionResult(True, "a", result=(1, 2))
     stop = threading.Event()
     errors: list[str] = []
 
@@ -249,18 +249,18 @@ def test_record_equality_under_concurrent_writes(fs):
         i = 0
         while not stop.is_set():
             i += 1
-            r.result = (1, 2)  # a new, equal tuple each time
-            r.success = i % 7 != 0 or bool(t + 1)  # always True, fresh bool expression
-            er.action_results = [r]
-            er.execution_mode = er_twin.execution_mode
+            r.result = (t, i)  # never equal to the value before
+            r.error = i
+            er.execution_mode = (t, i)
+            steady.result = (1, 2)  # a new tuple, always equal to twin's
+            steady.success = i > 0
 
     def reader():
         try:
-            for _ in range(3000):
+            for _ in range(4000):
                 assert r == r and not (r != r)
                 assert er == er and not (er != er)
-                assert r == twin and twin == r and not (r != twin)
-                assert er == er_twin
+                assert steady == twin and twin == steady and not (steady != twin)
         except BaseException as exc:  # noqa: BLE001
             errors.append(f"{type(exc).__name__}: {exc}")
 
