@@ -56,14 +56,17 @@ stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k
 bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (ratio table), then bench-scaling
 	$(PY) benches/report.py
 	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
-	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make pythons)"; fi
+	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make bench-scaling builds it)"; fi
 
-# Thread scaling needs a free-threaded CPython (3.14t, built by `make pythons`): its own
-# venv and target directory, a release build, run with the GIL disabled.
-FT_PYTHON ?= $(HOME)/.cache/ferrostator/pythons/3.14t/bin/python3.14t
-FT_VENV := .venvs/scaling-$(notdir $(FT_PYTHON))
+# Thread scaling needs a free-threaded CPython (FT_VERSION, from the `make pythons` cache,
+# built when missing): its own venv and target directory, a release build, GIL disabled.
+FERRO_PYTHONS ?= $(HOME)/.cache/ferrostator/pythons
+FT_VERSION ?= 3.14t
+FT_PYTHON ?= $(FERRO_PYTHONS)/$(FT_VERSION)/bin/python$(FT_VERSION)
+FT_VENV := .venvs/scaling-$(FT_VERSION)
 
 $(FT_VENV)/.installed: requirements-dev.txt requirements-reference.txt
+	FERRO_PYTHONS=$(FERRO_PYTHONS) bash scripts/build_pythons.sh $(FT_VERSION)
 	$(FT_PYTHON) -m venv $(FT_VENV)
 	$(FT_VENV)/bin/python -m pip install -q --upgrade pip
 	$(FT_VENV)/bin/python -m pip install -q -r requirements-dev.txt -r requirements-reference.txt

@@ -8,10 +8,13 @@
 //! `__await__`) — that the awaiting coroutine or an asyncio Task resumes; it forwards
 //! every value and exception to the action exactly as `yield from` would.
 //!
-//! Params isolation: while an action is suspended, the context's params key holds
-//! what it held before the action began; each time the action resumes, its own
-//! params are put back. Concurrent actions sharing one context therefore each see
-//! their own params, and the key is removed when the action ends (pystator's pop).
+//! Params isolation (exact dict contexts): each attempt has a [`View`] of the params
+//! key — its params, or for an item of a batch without params the key's value when
+//! the batch began — entered around every step of the action's code, whoever takes
+//! the step (the driver, or the Task `asyncio.wait_for` runs a timed attempt in), and
+//! suspended when the action yields. Concurrent actions sharing one context therefore
+//! each see their own view, and the key is removed when an action with params ends
+//! (pystator's pop).
 
 use std::sync::Arc;
 
@@ -43,13 +46,13 @@ pub enum Step {
 }
 
 // ---------------------------------------------------------------------------
-// Driving one awaitable with the params key scoped to it
+// The params key, scoped to the action that runs
 // ---------------------------------------------------------------------------
 
-/// The value the params key held before an action began (None: absent).
+/// A value of the params key (None: absent).
 type Prior = Option<Py<PyAny>>;
 
-fn read_key(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
+pub fn read_key(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
     let py = ctx.py();
     let key = params_key(py);
     match ctx.cast_exact::<PyDict>() {
@@ -62,54 +65,97 @@ fn read_key(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
     }
 }
 
-/// `read_key` for the moment before the params are set: a context that cannot be
-/// read is treated as not holding the key (setting it will then report the problem,
-/// as pystator's assignment does).
-fn read_prior(ctx: &Bound<'_, PyAny>) -> PyResult<Prior> {
-    match read_key(ctx) {
-        Ok(prior) => Ok(prior),
-        Err(err) if is_exception(ctx.py(), &err) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn restore_key(ctx: &Bound<'_, PyAny>, prior: &Prior) -> PyResult<()> {
-    match prior {
-        Some(value) => match set_params(ctx, value.bind(ctx.py())) {
+/// Makes the key hold `want`, knowing it holds `current` (no write when it already does).
+fn write_key(ctx: &Bound<'_, PyAny>, current: &Prior, want: &Prior) -> PyResult<()> {
+    match (current, want) {
+        (None, None) => Ok(()),
+        (Some(c), Some(w)) if c.is(w) => Ok(()),
+        (_, Some(value)) => match set_params(ctx, value.bind(ctx.py())) {
             Some(err) => Err(err),
             None => Ok(()),
         },
-        None => pop_params(ctx),
+        (Some(_), None) => pop_params(ctx),
     }
 }
 
 /// Whether a context gets params isolation: exact dicts only, where reading and
 /// writing the key has no observable side effect. Other contexts (dict subclasses,
 /// mappings) see exactly pystator's writes: set before the call, pop after it.
-fn isolates(ctx: &Bound<'_, PyAny>) -> bool {
+pub fn isolates(ctx: &Bound<'_, PyAny>) -> bool {
     ctx.is_exact_instance_of::<PyDict>()
 }
 
-/// An awaitable being driven, with the params key scoped to it: while it runs the key
-/// holds its own view (its params, or whatever it changed them to); while it is
-/// suspended the key holds what it held before.
+/// One action's view of the params key in a context that isolates it. Whatever runs
+/// the action's code enters the view first and suspends it when the action yields:
+/// the driver around each step of the awaitable it drives, and an [`Attempt`] around
+/// each of its own steps, whoever steps it (the driver through `asyncio.wait_for`, or
+/// the Task wait_for makes on Python < 3.12). So while the action runs the key holds
+/// its view (its params, or whatever it changed them to), and at any other time what
+/// it held outside the action — whatever the actions around it do.
+struct View {
+    /// The action's view while it is not running.
+    own: Prior,
+    /// What the key held when the view was entered.
+    prior: Prior,
+    entered: bool,
+}
+
+impl View {
+    fn new(own: Py<PyAny>) -> Self {
+        Self { own: Some(own), prior: None, entered: false }
+    }
+
+    fn enter(&mut self, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.entered {
+            return Ok(());
+        }
+        let prior = read_key(ctx)?;
+        write_key(ctx, &prior, &self.own)?;
+        self.prior = prior;
+        self.entered = true;
+        Ok(())
+    }
+
+    /// The action yielded: its view is kept for its next step.
+    fn suspend(&mut self, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !self.entered {
+            return Ok(());
+        }
+        self.entered = false;
+        self.own = read_key(ctx)?;
+        write_key(ctx, &self.own, &self.prior)
+    }
+
+    /// The action's attempt ended: the key holds what it held before.
+    fn exit(&mut self, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !self.entered {
+            return Ok(());
+        }
+        self.entered = false;
+        let current = read_key(ctx)?;
+        write_key(ctx, &current, &self.prior.take())
+    }
+
+    fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.own)?;
+        visit.call(&self.prior)
+    }
+}
+
+/// An awaitable being driven, with its action's view of the params key (if any)
+/// entered around each step.
 struct Scoped {
     iter: Py<PyAny>,
-    /// Scope the key (the action has params and the context is an exact dict).
-    isolate: bool,
-    /// The action's view of the key, saved while it is suspended.
-    own: Prior,
-    /// The view is already in place for the next resumption (the first one).
-    params_set: bool,
-    prior: Prior,
+    view: Option<View>,
 }
 
 impl Scoped {
-    /// The context refused the params key while the action was suspended: the action
-    /// cannot go on as it should, so it is closed and the error becomes its outcome
-    /// (a failed result for an Exception; a BaseException propagates).
-    fn abandon<'py>(&self, py: Python<'py>, err: PyErr) -> Sent<'py> {
-        if let Err(close_err) = close_iter(self.iter.bind(py)) {
+    /// The context refused the params key: the action cannot go on as it should, so it
+    /// is closed and the error becomes its outcome (a failed result for an Exception; a
+    /// BaseException propagates).
+    fn abandon<'py>(iter: &Bound<'py, PyAny>, err: PyErr) -> Sent<'py> {
+        let py = iter.py();
+        if let Err(close_err) = close_iter(iter) {
             close_err.set_cause(py, Some(err));
             return Sent::Raised(close_err);
         }
@@ -117,34 +163,49 @@ impl Scoped {
     }
 
     fn step<'py>(&mut self, ctx: &Bound<'py, PyAny>, input: Input<'py>) -> Sent<'py> {
-        let py = ctx.py();
-        if self.isolate && !self.params_set {
-            match read_key(ctx) {
-                Ok(prior) => self.prior = prior,
-                Err(err) => return self.abandon(py, err),
-            }
-            if let Err(err) = restore_key(ctx, &self.own) {
-                return self.abandon(py, err);
+        let iter = self.iter.bind(ctx.py());
+        if let Some(view) = &mut self.view {
+            if let Err(err) = view.enter(ctx) {
+                return Self::abandon(iter, err);
             }
         }
-        self.params_set = false;
-        let iter = self.iter.bind(py);
         let sent = match input {
             Input::Send(value) => send(iter, &value),
             Input::Throw(exc) => throw(iter, &exc),
         };
-        if self.isolate {
-            if let Sent::Yielded(_) = sent {
-                match read_key(ctx) {
-                    Ok(own) => self.own = own,
-                    Err(err) => return self.abandon(py, err),
-                }
-                if let Err(err) = restore_key(ctx, &self.prior) {
-                    return self.abandon(py, err);
-                }
+        if let (Sent::Yielded(_), Some(view)) = (&sent, &mut self.view) {
+            if let Err(err) = view.suspend(ctx) {
+                return Self::abandon(iter, err);
             }
         }
         sent
+    }
+
+    /// Closes the awaitable with the view entered: what runs then (`finally` blocks)
+    /// is the action's code too.
+    fn close(&mut self, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        let entered = match &mut self.view {
+            Some(view) => view.enter(ctx),
+            None => Ok(()),
+        };
+        let closed = close_iter(self.iter.bind(ctx.py()));
+        entered.and(closed)
+    }
+
+    /// The attempt ended: leaves the view (see [`View::exit`]).
+    fn exit(&mut self, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        match &mut self.view {
+            Some(view) => view.exit(ctx),
+            None => Ok(()),
+        }
+    }
+
+    fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.iter)?;
+        if let Some(view) = &self.view {
+            view.traverse(visit)?;
+        }
+        Ok(())
     }
 }
 
@@ -180,6 +241,9 @@ struct Action {
     attempt: u64,
     entry: Option<Arc<Entry>>,
     stage: Stage,
+    /// For an item of a batch that began with the params key set: that value (the
+    /// view of the key its attempts get when its spec has no params).
+    inherited: Prior,
 }
 
 enum ActionStep {
@@ -232,8 +296,24 @@ fn is_timeout(py: Python<'_>, err: &PyErr) -> PyResult<bool> {
 }
 
 impl Action {
-    fn new(job: OwnedJob, entry: Option<Arc<Entry>>) -> Self {
-        Self { job, attempt: 0, entry, stage: Stage::Start }
+    fn new(job: OwnedJob, entry: Option<Arc<Entry>>, inherited: Prior) -> Self {
+        Self { job, attempt: 0, entry, stage: Stage::Start, inherited }
+    }
+
+    /// An attempt's view of the params key (its params, or the inherited value when it
+    /// has none) in a context that isolates it. Another context gets pystator's write
+    /// of the params instead; `Err` is the error it raised.
+    fn view(&self, py: Python<'_>, ctx: &Bound<'_, PyAny>) -> Result<Option<View>, PyErr> {
+        match (&self.job.params, &self.inherited) {
+            (None, None) => Ok(None),
+            (Some(params), _) if isolates(ctx) => Ok(Some(View::new(params.clone_ref(py)))),
+            (Some(params), _) => match set_params(ctx, params.bind(py)) {
+                Some(err) => Err(err),
+                None => Ok(None),
+            },
+            (None, Some(value)) if isolates(ctx) => Ok(Some(View::new(value.clone_ref(py)))),
+            (None, Some(_)) => Ok(None),
+        }
     }
 
     fn name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -269,30 +349,23 @@ impl Action {
                 Called::Value(v) => self.ok(py, v).map(Some),
                 Called::Failed(err) => self.fail(py, err).map(Some),
                 Called::Awaitable(iter) => {
-                    self.stage = Stage::Awaiting(Scoped {
-                        iter: iter.unbind(),
-                        isolate: false,
-                        own: None,
-                        params_set: false,
-                        prior: None,
-                    });
+                    self.stage = Stage::Awaiting(Scoped { iter: iter.unbind(), view: None });
                     Ok(None)
                 }
             };
         }
-        let isolate = self.job.params.is_some() && isolates(ctx);
-        let prior = if isolate { read_prior(ctx)? } else { None };
-        if let Some(params) = &self.job.params {
-            if let Some(err) = set_params(ctx, params.bind(py)) {
-                return Ok(Some(Outcome::Raised(err)));
-            }
-        }
+        let has_params = self.job.params.is_some();
+        let mut view = match self.view(py, ctx) {
+            Ok(view) => view,
+            Err(err) => return Ok(Some(Outcome::Raised(err))),
+        };
         if let Some(timeout) = &self.job.timeout {
+            // The attempt enters the view around each of its steps, whoever steps it.
             let attempt = Attempt {
                 registry: registry_handle(py, exec)?,
                 name: self.job.name.clone_ref(py),
                 context: ctx.clone().unbind(),
-                params: self.job.params.as_ref().map(|p| p.clone_ref(py)),
+                view,
                 scoped: None,
                 state: AttemptState::New,
             };
@@ -303,39 +376,30 @@ impl Action {
             self.entry = None;
             return Ok(None);
         }
+        if let Some(view) = &mut view {
+            if let Err(err) = view.enter(ctx) {
+                return Ok(Some(Outcome::Raised(err)));
+            }
+        }
         let entry = match exec {
             Some(exec) => exec.entry_for_attempt(py, &self.job.bind(py), self.entry.take()),
             None => Err(PyRuntimeError::new_err("no executor")),
         };
         let entry = match entry {
             Ok(entry) => entry,
-            Err(err) => return finish_params(py, ctx, self.job.params.is_some(), Ok(Outcome::Raised(err))).map(Some),
+            Err(err) => return end_attempt(py, ctx, has_params, view.as_mut(), Ok(Outcome::Raised(err))).map(Some),
         };
-        let called = match call_action(&entry, ctx) {
-            Ok(called) => called,
-            Err(err) => {
-                // A BaseException: the `finally` still pops the params.
-                if self.job.params.is_some() {
-                    pop_params(ctx)?;
-                }
-                return Err(err);
-            }
-        };
-        let outcome = match called {
-            Called::Value(v) => self.ok(py, v)?,
-            Called::Failed(err) => self.fail(py, err)?,
-            Called::Awaitable(iter) => {
-                self.stage = Stage::Awaiting(Scoped {
-                    iter: iter.unbind(),
-                    isolate,
-                    own: self.job.params.as_ref().map(|p| p.clone_ref(py)),
-                    params_set: true,
-                    prior,
-                });
+        let outcome = match call_action(&entry, ctx) {
+            Ok(Called::Value(v)) => self.ok(py, v),
+            Ok(Called::Failed(err)) => self.fail(py, err),
+            Ok(Called::Awaitable(iter)) => {
+                self.stage = Stage::Awaiting(Scoped { iter: iter.unbind(), view });
                 return Ok(None);
             }
+            // A BaseException: the `finally` still pops the params.
+            Err(err) => Err(err),
         };
-        finish_params(py, ctx, self.job.params.is_some(), Ok(outcome)).map(Some)
+        end_attempt(py, ctx, has_params, view.as_mut(), outcome).map(Some)
     }
 
     /// Advances the action until it yields or has a final result.
@@ -361,16 +425,20 @@ impl Action {
                 }
                 Stage::Awaiting(scoped) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
-                    let sent = scoped.step(ctx, input);
-                    let outcome = match sent {
+                    let ended = match scoped.step(ctx, input) {
                         Sent::Yielded(y) => return Ok(ActionStep::Yield(y.unbind())),
-                        Sent::Returned(v) => self.ok(py, v),
-                        Sent::Raised(err) if is_exception(py, &err) => self.fail(py, err),
+                        Sent::Returned(v) => Ok(v),
                         Sent::Raised(err) => Err(err),
+                    };
+                    let mut view = scoped.view.take();
+                    let outcome = match ended {
+                        Ok(v) => self.ok(py, v),
+                        Err(err) if is_exception(py, &err) => self.fail(py, err),
+                        Err(err) => Err(err),
                     };
                     self.stage = Stage::Start;
                     match kind {
-                        Kind::Executor => finish_params(py, ctx, self.job.params.is_some(), outcome)?,
+                        Kind::Executor => end_attempt(py, ctx, self.job.params.is_some(), view.as_mut(), outcome)?,
                         Kind::Registry { .. } => outcome?,
                     }
                 }
@@ -448,18 +516,47 @@ impl Action {
 
     /// Closes whatever the action is suspended in (pystator's `finally` pops params).
     fn close(&mut self, py: Python<'_>, kind: Kind, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
-        let stage = std::mem::replace(&mut self.stage, Stage::Start);
-        let (iter, had_params) = match stage {
-            Stage::Start => return Ok(()),
-            Stage::Awaiting(scoped) => (scoped.iter, self.job.params.is_some()),
-            Stage::TimedWait(inner) => (inner, self.job.params.is_some()),
-            Stage::Sleeping(inner) => (inner, false),
-        };
-        let closed = close_iter(iter.bind(py));
-        if had_params && matches!(kind, Kind::Executor) {
-            pop_params(ctx)?;
+        let pops = self.job.params.is_some() && matches!(kind, Kind::Executor);
+        match std::mem::replace(&mut self.stage, Stage::Start) {
+            Stage::Start => Ok(()),
+            Stage::Sleeping(inner) => close_iter(inner.bind(py)),
+            Stage::TimedWait(inner) => {
+                let closed = close_iter(inner.bind(py));
+                if pops {
+                    pop_params(ctx)?;
+                }
+                closed
+            }
+            Stage::Awaiting(mut scoped) => {
+                let closed = scoped.close(ctx);
+                if pops {
+                    pop_params(ctx)?;
+                } else {
+                    scoped.exit(ctx)?;
+                }
+                closed
+            }
         }
-        closed
+    }
+}
+
+/// The end of an attempt: pystator's `finally` pops the params of an action that has
+/// any; an inherited view is left. An error from either replaces the outcome, as an
+/// exception raised in `finally` does.
+fn end_attempt(
+    py: Python<'_>,
+    ctx: &Bound<'_, PyAny>,
+    has_params: bool,
+    view: Option<&mut View>,
+    outcome: PyResult<Outcome>,
+) -> PyResult<Outcome> {
+    if has_params {
+        return finish_params(py, ctx, true, outcome);
+    }
+    match view.map(|view| view.exit(ctx)) {
+        None | Some(Ok(())) => outcome,
+        Some(Err(err)) if is_exception(py, &err) => Ok(Outcome::Raised(err)),
+        Some(Err(err)) => Err(err),
     }
 }
 
@@ -499,7 +596,8 @@ pub struct Attempt {
     registry: Py<Registry>,
     name: Py<PyString>,
     context: Py<PyAny>,
-    params: Option<Py<PyAny>>,
+    /// The action's view of the params key, until the call (then in `scoped`).
+    view: Option<View>,
     scoped: Option<Scoped>,
     state: AttemptState,
 }
@@ -519,25 +617,16 @@ impl Attempt {
                     self.state = AttemptState::Done;
                     return Err(PyErr::from_value(exc));
                 }
-                // The caller set the params before `wait_for`; with isolation, this
-                // Task (Python < 3.12 runs the attempt in a Task of its own) puts its
-                // view back in place around each of its steps.
-                let isolate = self.params.is_some() && isolates(&ctx);
-                let prior = match &self.params {
-                    Some(params) if isolate => {
-                        let prior = read_prior(&ctx)?;
-                        if let Some(err) = set_params(&ctx, params.bind(py)) {
-                            self.state = AttemptState::Done;
-                            return Ok(Step::Return(tagged(py, 2, err.into_value(py).into_bound(py).into_any())?));
-                        }
-                        prior
+                if let Some(view) = &mut self.view {
+                    if let Err(err) = view.enter(&ctx) {
+                        self.state = AttemptState::Done;
+                        return Ok(Step::Return(tagged(py, 2, err.into_value(py).into_bound(py).into_any())?));
                     }
-                    _ => None,
-                };
+                }
                 let finish = |this: &mut Self, tag: u8, value: Bound<'py, PyAny>| -> PyResult<Step> {
                     this.state = AttemptState::Done;
-                    if isolate {
-                        restore_key(&ctx, &prior)?;
+                    if let Some(view) = &mut this.view {
+                        view.exit(&ctx)?;
                     }
                     Ok(Step::Return(tagged(py, tag, value)?))
                 };
@@ -548,21 +637,15 @@ impl Attempt {
                 match call_action(&entry, &ctx) {
                     Err(err) => {
                         self.state = AttemptState::Done;
-                        if isolate {
-                            restore_key(&ctx, &prior)?;
+                        if let Some(view) = &mut self.view {
+                            view.exit(&ctx)?;
                         }
                         return Err(err);
                     }
                     Ok(Called::Value(v)) => return finish(self, 0, v),
                     Ok(Called::Failed(err)) => return finish(self, 1, err.into_value(py).into_bound(py).into_any()),
                     Ok(Called::Awaitable(iter)) => {
-                        let mut scoped = Scoped {
-                            iter: iter.unbind(),
-                            isolate,
-                            own: self.params.as_ref().map(|p| p.clone_ref(py)),
-                            params_set: true,
-                            prior,
-                        };
+                        let mut scoped = Scoped { iter: iter.unbind(), view: self.view.take() };
                         let sent = scoped.step(&ctx, Input::Send(py.None().into_bound(py)));
                         self.scoped = Some(scoped);
                         sent
@@ -578,10 +661,8 @@ impl Attempt {
             return Ok(Step::Yield(y.unbind()));
         }
         self.state = AttemptState::Done;
-        if let Some(scoped) = self.scoped.take() {
-            if scoped.isolate {
-                restore_key(&ctx, &scoped.prior)?;
-            }
+        if let Some(mut scoped) = self.scoped.take() {
+            scoped.exit(&ctx)?;
         }
         match sent {
             Sent::Returned(v) => Ok(Step::Return(tagged(py, 0, v)?)),
@@ -655,11 +736,10 @@ impl Attempt {
 
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         self.state = AttemptState::Done;
-        if let Some(scoped) = self.scoped.take() {
-            let closed = close_iter(scoped.iter.bind(py));
-            if scoped.isolate {
-                restore_key(self.context.bind(py), &scoped.prior)?;
-            }
+        if let Some(mut scoped) = self.scoped.take() {
+            let ctx = self.context.bind(py);
+            let closed = scoped.close(ctx);
+            scoped.exit(ctx)?;
             closed?;
         }
         Ok(())
@@ -668,11 +748,11 @@ impl Attempt {
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.registry)?;
         visit.call(&self.context)?;
-        visit.call(&self.params)?;
+        if let Some(view) = &self.view {
+            view.traverse(&visit)?;
+        }
         if let Some(scoped) = &self.scoped {
-            visit.call(&scoped.iter)?;
-            visit.call(&scoped.prior)?;
-            visit.call(&scoped.own)?;
+            scoped.traverse(&visit)?;
         }
         Ok(())
     }
@@ -715,6 +795,9 @@ pub struct Driver {
     pub finish: Finish,
     current: Option<Action>,
     stopped: bool,
+    /// The params key's value when the batch this driver's actions belong to began
+    /// (see `Action::inherited`).
+    inherited: Prior,
 }
 
 #[derive(Clone, Copy)]
@@ -745,7 +828,18 @@ impl Driver {
             finish,
             current: None,
             stopped: false,
+            inherited: None,
         }
+    }
+
+    /// The driver of an item of a batch that began with the params key holding `value`.
+    pub fn inherit(mut self, value: Prior) -> Self {
+        self.inherited = value;
+        self
+    }
+
+    fn action(&self, py: Python<'_>, job: OwnedJob, entry: Option<Arc<Entry>>) -> Action {
+        Action::new(job, entry, self.inherited.as_ref().map(|v| v.clone_ref(py)))
     }
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -772,7 +866,7 @@ impl Driver {
         let ctx = self.context.bind(py);
         let (owned, object);
         let job = match item {
-            Item::Prepared(job, entry) => return Ok(Ok(Action::new(job, Some(entry)))),
+            Item::Prepared(job, entry) => return Ok(Ok(self.action(py, job, Some(entry)))),
             Item::Job(job) => {
                 owned = job;
                 owned.bind(py)
@@ -787,13 +881,13 @@ impl Driver {
             }
         };
         if let Kind::Registry { .. } = self.kind {
-            return Ok(Ok(Action::new(job.unbind(), None)));
+            return Ok(Ok(self.action(py, job.unbind(), None)));
         }
         let exec = self.executor.as_ref().map(|e| e.get());
         match exec {
             Some(exec) => match exec.prepare(py, &job, ctx, &mut None)? {
                 Prepared::Done(result) => Ok(Err(result)),
-                Prepared::Run(entry) => Ok(Ok(Action::new(job.unbind(), Some(entry.clone())))),
+                Prepared::Run(entry) => Ok(Ok(self.action(py, job.unbind(), Some(entry.clone())))),
             },
             None => Err(PyRuntimeError::new_err("no executor")),
         }
@@ -858,6 +952,7 @@ impl Driver {
     fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.registry)?;
         visit.call(&self.context)?;
+        visit.call(&self.inherited)?;
         for record in &self.records {
             record.traverse(visit)?;
         }
@@ -868,8 +963,9 @@ impl Driver {
             visit.call(er)?;
         }
         if let Some(action) = &self.current {
+            visit.call(&action.inherited)?;
             match &action.stage {
-                Stage::Awaiting(scoped) => visit.call(&scoped.iter)?,
+                Stage::Awaiting(scoped) => scoped.traverse(visit)?,
                 Stage::TimedWait(inner) | Stage::Sleeping(inner) => visit.call(inner)?,
                 Stage::Start => {}
             }

@@ -18,7 +18,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{ffi, intern};
 
 use crate::defs::defs;
-use crate::driver::{start, Driver, Finish, Item, Kind, Run, Step, StopRule};
+use crate::driver::{isolates, read_key, start, Driver, Finish, Item, Kind, Run, Step, StopRule};
 use crate::executor::{Executor, Prepared};
 use crate::registry::Registry;
 use crate::results::{complete, ExecutionResult, Mode, Results};
@@ -468,7 +468,13 @@ fn fill_slots<'py>(
     task_slots: &mut Vec<(usize, Py<Run>)>,
 ) -> PyResult<()> {
     let exec = executor.get();
-    let single = |items: Vec<Item>| executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single);
+    // An item whose spec has no params sees what the key held when the batch began,
+    // whatever its siblings do (in a context that isolates the key).
+    let inherited = if isolates(ctx) { read_key(ctx)? } else { None };
+    let single = |items: Vec<Item>| {
+        let driver = executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single)?;
+        Ok::<_, PyErr>(driver.inherit(inherited.as_ref().map(|v| v.clone_ref(py))))
+    };
     // On Python < 3.12 a Task's first step runs later, at the loop's next turn: once one
     // is waiting, every later action must wait behind it to keep pystator's order.
     let mut waiting = false;

@@ -21,6 +21,7 @@ generated scenarios (see the comments marked "DELIBERATE DIFFERENCE").
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import dataclasses
 import difflib
@@ -318,7 +319,8 @@ _backoffs = st.sampled_from([OMIT, 1, 0.5, 0, 2, 0.25, 1.0, 3])
 
 def _keys(parallel: bool) -> tuple:
     # DELIBERATE DIFFERENCE 3 (params isolation in parallel/phased modes): in
-    # parallel scenarios nothing but the executor touches the params key.
+    # parallel scenarios nothing but the executor (and the nested executes actions
+    # run) writes the params key.
     return CTX_KEYS if parallel else CTX_KEYS + (PARAMS_KEY,)
 
 
@@ -333,13 +335,8 @@ def _mutations(parallel: bool) -> st.SearchStrategy:
         # unregister an action (often the running one: its next retry's lookup fails)
         st.tuples(st.just("unregister"), st.sampled_from(("<self>",) * 4 + REGISTERED + MISSING)),
         # a nested executor call (execute_action_spec / async_execute_action_spec)
-        # of the named action, with params {"nested_by": <caller>} if the flag is
-        # set (never in parallel scenarios: DELIBERATE DIFFERENCE 3)
-        st.tuples(
-            st.just("nested"),
-            st.sampled_from(REGISTERED),
-            st.just(False) if parallel else st.booleans(),
-        ),
+        # of the named action, with params {"nested_by": <caller>} if the flag is set
+        st.tuples(st.just("nested"), st.sampled_from(REGISTERED), st.booleans()),
     ]
     if not parallel:
         # DELIBERATE DIFFERENCE 3: only sequential scenarios write the params key
@@ -426,7 +423,7 @@ def _action_names(registered: tuple) -> st.SearchStrategy:
 
 
 @st.composite
-def spec_defs(draw: Any, parallel: bool, registered: tuple, suspending: tuple = ()) -> SpecDef:
+def spec_defs(draw: Any, parallel: bool, registered: tuple) -> SpecDef:
     how = draw(
         st.sampled_from(
             ["ctor", "config", "ctor", "config", "effect_config", "effect_ctor", "config_str"]
@@ -453,24 +450,11 @@ def spec_defs(draw: Any, parallel: bool, registered: tuple, suspending: tuple = 
             params=params,
             retry=draw(_retries),
         )
-    name = draw(st.sampled_from(registered * 6 + MISSING + ("",)))
-    timeout = draw(_timeouts)
-    if parallel and (name in suspending or timeout not in (OMIT, None)):
-        # DELIBERATE DIFFERENCE 3.  pystator shows an action's params in the
-        # context from just before the call until the action ends: if it suspends
-        # meanwhile (its own awaits, or the extra Task hop of a timeout), concurrent
-        # actions see - and clobber - them; ferrostator scopes them to the action.
-        # So in parallel scenarios only specs whose action runs without suspending
-        # carry params; then the params key is never visible to anyone else, and
-        # every action may read it at any time.
-        params = draw(st.sampled_from([OMIT, {}]))
-    else:
-        params = draw(st.one_of(st.just(OMIT), st.just({}), _params))
     return SpecDef(
         how,
-        name=name,
-        params=params,
-        timeout=timeout,
+        name=draw(st.sampled_from(registered * 6 + MISSING + ("",))),
+        params=draw(st.one_of(st.just(OMIT), st.just({}), _params)),
+        timeout=draw(_timeouts),
         retry=draw(_retries),
         retry_backoff=draw(_backoffs),
     )
@@ -491,12 +475,11 @@ def op_defs(
     entries: tuple,
     parallel: bool,
     registered: tuple,
-    suspending: tuple,
     tasked: frozenset | None = None,
 ) -> OpDef:
     """``tasked``: if not None, a fan-out op gets a ticker or a cancellation only if
     every item of its batches is in ``tasked`` (DELIBERATE DIFFERENCE 6)."""
-    op = draw(_op_core(entries, parallel, registered, suspending))
+    op = draw(_op_core(entries, parallel, registered))
     style = draw(st.sampled_from(["positional", "keyword"]))
     if op.entry in SYNC_ENTRIES:
         return dataclasses.replace(op, style=style)
@@ -592,12 +575,10 @@ def fan_out_differs(sc: Scenario) -> bool:
 
 
 @st.composite
-def _op_core(
-    draw: Any, entries: tuple, parallel: bool, registered: tuple, suspending: tuple
-) -> OpDef:
+def _op_core(draw: Any, entries: tuple, parallel: bool, registered: tuple) -> OpDef:
     entry = draw(st.sampled_from(entries))
     _names = st.sampled_from(registered * 6 + MISSING + EFFECT_NAMES)
-    spec_defs_ = spec_defs(parallel, registered, suspending)
+    spec_defs_ = spec_defs(parallel, registered)
     method = entry.split(".", 1)[1]
     if method in ("execute", "async_execute") and entry.startswith("registry"):
         return OpDef(entry, names=(draw(_names),), flag=draw(_flags))
@@ -644,8 +625,9 @@ def scenarios(draw: Any, flavour: str | None = None, deliberate_fan_out: bool = 
     points (DELIBERATE DIFFERENCE 1).  "sequential": any actions, sequential async
     entry points.  "parallel": every async entry point, with the parallel rules
     (DELIBERATE DIFFERENCE 3): the params key is absent from the initial context
-    and written by nobody but the executor, only specs whose action runs without
-    suspending (and without a timeout) carry params.  ``deliberate_fan_out=False``
+    and written by nobody but the executor (and nested executes); in fan-outs the
+    actions' views of it are checked against the isolation rule, not compared.
+    ``deliberate_fan_out=False``
     also keeps parallel scenarios out of DELIBERATE DIFFERENCE 6
     (``fan_out_differs``)."""
     if flavour is None:
@@ -668,11 +650,6 @@ def scenarios(draw: Any, flavour: str | None = None, deliberate_fan_out: bool = 
         draw(action_defs(name, sync_only, parallel, sync_base_exc=not avoid)) for name in registered
     )
     tasked = _tasked_names(actions) if avoid else None
-    suspending = tuple(
-        a.name
-        for a in actions
-        if a.suspend_before or a.suspend_after or any(m[0] == "nested" for m in a.mutations)
-    )
     initial = draw(
         st.lists(
             st.tuples(st.sampled_from(_keys(parallel)), _values),
@@ -685,7 +662,7 @@ def scenarios(draw: Any, flavour: str | None = None, deliberate_fan_out: bool = 
         ops=tuple(
             draw(
                 st.lists(
-                    op_defs(entries, parallel, registered, suspending, tasked),
+                    op_defs(entries, parallel, registered, tasked),
                     min_size=1,
                     max_size=4,
                 )
@@ -767,15 +744,54 @@ class _Env:
         self.executor: Any = None
         self.kinds: dict[str, str] = {}
         self.depth = 0
+        # DELIBERATE DIFFERENCE 3: during a fan-out on a dict context, the actions'
+        # views of the params key are checked against the isolation rule instead of
+        # compared (``views``: action name -> the params of the op's specs naming it,
+        # ABSENT for a spec without; ``expect``: (name, call) -> the view that call
+        # must keep).
+        self.views: dict[str, list] | None = None
+        self.expect: dict[tuple, Any] = {}
+        self.violations: list = []
 
     def event(self, *ev: Any) -> None:
         self.events.append(ev)
 
-    def snapshot(self, ctx: dict, with_params: bool = True) -> tuple:
+    def snapshot(self, ctx: dict, with_params: bool = True, call: tuple | None = None) -> tuple:
         others = [(k, copy.deepcopy(v)) for k, v in dict.items(ctx) if k != PARAMS_KEY]
         if not with_params:
             return ("ctx", others)
+        if self.views is not None:
+            self.check_view(ctx, call, "snapshot")
+            return ("params", "<checked against the isolation rule>", "ctx", others)
         return ("params", copy.deepcopy(dict.get(ctx, PARAMS_KEY, ABSENT)), "ctx", others)
+
+    def begin_view(self, ctx: dict, call: tuple) -> None:
+        """At a call's start: its view must be its spec's params (one of the op's specs
+        naming the action; ABSENT for a spec without params) or, for a nested call,
+        what ``_NESTED_VIEW`` says; later views of the call must be the same."""
+        if self.views is None:
+            return
+        seen = dict.get(ctx, PARAMS_KEY, ABSENT)
+        nested = _NESTED_VIEW.get()
+        if nested is not None:
+            nested[1] = True
+        allowed = [nested[0]] if nested is not None else self.views.get(call[0], [])
+        if not any(seen is a for a in allowed):
+            self.violations.append((call, "enter", seen, "expected one of", allowed))
+        self.expect[call] = seen
+
+    def check_view(self, ctx: dict, call: tuple | None, stage: str) -> None:
+        """``call`` None: outside every action, where the key must be absent."""
+        if self.views is None:
+            return
+        seen = dict.get(ctx, PARAMS_KEY, ABSENT)
+        expected = ABSENT if call is None else self.expect.get(call, ABSENT)
+        if seen is not expected:
+            self.violations.append((call, stage, seen, "expected", expected))
+
+
+# The view of the params key a nested execute's action must start with.
+_NESTED_VIEW: contextvars.ContextVar[Any] = contextvars.ContextVar("nested_view", default=None)
 
 
 def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
@@ -785,12 +801,27 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
     def begin(ctx: dict) -> int:
         n = calls[0]
         calls[0] += 1
-        env.event("enter", name, n, env.snapshot(ctx))
+        env.begin_view(ctx, (name, n))
+        env.event("enter", name, n, env.snapshot(ctx, call=(name, n)))
         return n
 
     def nested_spec(m: tuple) -> Any:
         params = {"nested_by": name} if m[2] else {}
         return env.ns.ActionSpec(name=m[1], params=params)
+
+    def nested_view(ctx: dict, spec: Any) -> contextvars.Token:
+        # The nested action sees its params, or (without) what its caller sees; the
+        # list's second item tells whether it was called.
+        view = spec.params if spec.params else dict.get(ctx, PARAMS_KEY, ABSENT)
+        return _NESTED_VIEW.set([view, False])
+
+    def after_nested(n: int, spec: Any, token: contextvars.Token) -> None:
+        called = _NESTED_VIEW.get()[1]
+        _NESTED_VIEW.reset(token)
+        if spec.params and called and env.views is not None:
+            # pystator's ``finally`` popped the key in this action's own flow (however
+            # the nested execute ended)
+            env.expect[(name, n)] = ABSENT
 
     def nested_skipped() -> bool:
         if env.depth:
@@ -798,7 +829,7 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
             return True
         return False
 
-    def mutate(ctx: dict) -> None:
+    def mutate(ctx: dict, n: int) -> None:
         for m in defn.mutations:
             if m[0] != "nested":
                 apply(ctx, m)
@@ -808,23 +839,31 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
                 # DELIBERATE DIFFERENCE 1: no async action through a sync entry point
                 env.event("nested call skipped (async target)", name)
             else:
+                spec = nested_spec(m)
                 env.depth += 1
+                token = nested_view(ctx, spec)
                 try:
-                    r = env.executor.execute_action_spec(nested_spec(m), ctx)
+                    r = env.executor.execute_action_spec(spec, ctx)
                 finally:
+                    after_nested(n, spec, token)
                     env.depth -= 1
+                env.check_view(ctx, (name, n), "after nested")
                 env.event("nested result", name, _norm(r, env))
 
-    async def amutate(ctx: dict) -> None:
+    async def amutate(ctx: dict, n: int) -> None:
         for m in defn.mutations:
             if m[0] != "nested":
                 apply(ctx, m)
             elif not nested_skipped():
+                spec = nested_spec(m)
                 env.depth += 1
+                token = nested_view(ctx, spec)
                 try:
-                    r = await env.executor.async_execute_action_spec(nested_spec(m), ctx)
+                    r = await env.executor.async_execute_action_spec(spec, ctx)
                 finally:
+                    after_nested(n, spec, token)
                     env.depth -= 1
+                env.check_view(ctx, (name, n), "after nested")
                 env.event("nested result", name, _norm(r, env))
 
     def apply(ctx: dict, m: tuple) -> None:
@@ -851,8 +890,7 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
             raise AssertionError(m)
 
     def end(ctx: dict, n: int) -> Any:
-        # (parallel scenarios too: see DELIBERATE DIFFERENCE 3 in spec_defs)
-        env.event("end", name, n, env.snapshot(ctx))
+        env.event("end", name, n, env.snapshot(ctx, call=(name, n)))
         if n < defn.fail_first:
             exc = EXCEPTIONS[defn.fail_exc](f"{name}#{n}")
             env.raised.append(exc)
@@ -872,7 +910,7 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
 
     def sync_body(ctx: dict) -> Any:
         n = begin(ctx)
-        mutate(ctx)
+        mutate(ctx, n)
         return end(ctx, n)
 
     async def suspend() -> None:
@@ -890,12 +928,15 @@ def _make_action(defn: ActionDef, env: _Env) -> Callable[..., Any]:
         try:
             for _ in range(defn.suspend_before):
                 await suspend()
+                env.check_view(ctx, (name, n), "resumed")
             if defn.suspend_before:
                 env.event("resumed", name, n)
-            await amutate(ctx)
+            await amutate(ctx, n)
             for _ in range(defn.suspend_after):
                 await suspend()
+                env.check_view(ctx, (name, n), "resumed")
         except asyncio.CancelledError:
+            env.check_view(ctx, (name, n), "interrupted")
             env.event("interrupted", name, n, "CancelledError")
             raise
         return end(ctx, n)
@@ -1133,9 +1174,11 @@ def _run_async(
         for i in range(20):
             if "outcome" in box:
                 break
-            # DELIBERATE DIFFERENCE 3: a concurrent Task does not look at the params
+            # DELIBERATE DIFFERENCE 3: a concurrent Task does not compare the params
             # key (while an action is suspended, pystator leaves its params there;
-            # ferrostator puts back what the key held before the action began).
+            # ferrostator puts back what the key held before the action began): in a
+            # fan-out, outside every action, the key must be absent.
+            env.check_view(ctx, None, "tick")
             env.event("tick", i, env.snapshot(ctx, with_params=False))
             await _real_sleep(0)
 
@@ -1277,14 +1320,26 @@ def _run_op(env: _Env, executor: Any, op: OpDef, index: int) -> dict:
     elif op.entry in SYNC_ENTRIES:
         obs["outcome"] = _outcome(call, env)
     else:
-        obs["outcome"] = _run_async(env, call, op.cancel_after, op.ticker)
+        if fans_out(op) and type(ctx) is dict:
+            env.views = {}
+            for spec in ok if op.specs else []:
+                env.views.setdefault(spec.name, []).append(spec.params or ABSENT)
+            for n in op.names:
+                env.views.setdefault(n, []).append(ABSENT)
+        try:
+            obs["outcome"] = _run_async(env, call, op.cancel_after, op.ticker)
+        finally:
+            env.views = None
+            env.expect.clear()
     obs["context after"] = [(k, copy.deepcopy(v)) for k, v in dict.items(ctx)]
     obs["specs after (params aliasing)"] = [_spec_view(s) for s in ok]
     return obs
 
 
-def observe(ns: Any, sc: Scenario) -> Any:
-    """Run ``sc`` against the implementation ``ns``; return its canonical observation."""
+def observe(ns: Any, sc: Scenario, violations: list | None = None) -> Any:
+    """Run ``sc`` against the implementation ``ns``; return its canonical observation.
+    ``violations`` receives the breaches of the params isolation rule in fan-outs (see
+    ``_Env.views``): pystator 0.0.25 has some, ferrostator must have none."""
     env = _Env(ns, sc.parallel)
     logger = logging.getLogger(ns.LOGGER)
     alog = logging.getLogger("asyncio")
@@ -1369,6 +1424,8 @@ def observe(ns: Any, sc: Scenario) -> Any:
         alog.removeHandler(ahandler)
         logger.setLevel(old_level)
     obs["events"] = env.events
+    if violations is not None:
+        violations.extend(env.violations)
     return canon(obs)
 
 
