@@ -317,8 +317,14 @@ impl Registry {
         raise_on_error: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<ActionResult>> {
         let raise_on_error = truthy(raise_on_error)?;
-        let entry = self.get_entry(name)?;
-        match Self::call_sync(py, &entry, context)? {
+        let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
+        // Borrowed from the table through a guard: cloning the entry's Arc would change
+        // a count every thread calling this action shares.
+        let table = self.table.load();
+        let Some(entry) = table.entries.get(name_key(key)?.as_ref()) else {
+            return Err(action_not_found(py, format!("Action '{key}' not found"), name));
+        };
+        match Self::call_sync(py, entry, context)? {
             Called::Ok(value) => Ok(Res::succeeded(name.clone().unbind(), value).into_object(py)?),
             Called::Failed(err) if raise_on_error => Err(err),
             Called::Failed(err) => {
