@@ -39,10 +39,21 @@ THREADS ?= 4
 PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
 
 .PHONY: test
-test: build-dev ## Build, then run every test: pytest, cargo test, then pytest multi-threaded
+test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suite
 	$(PY) -m pytest -q
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -q
 	$(PYTEST_THREADS)
+	$(PY) tests/pystator_suite/run_suite.py
+
+$(VENV)/.pystator-suite: requirements-pystator-suite.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-pystator-suite.txt
+	touch $@
+
+# pystator's own tests come from its sdist, fetched into FERROSTATOR_CACHE
+# (default ~/.cache/ferrostator), never into the repository.
+.PHONY: test-pystator-suite
+test-pystator-suite: build-dev $(VENV)/.pystator-suite ## pystator's own suite as it is and with ferrostator.install(): same outcomes
+	$(PY) tests/pystator_suite/run_suite.py
 
 .PHONY: test-threads
 test-threads: build-dev ## Build, then run every test body in THREADS (4) threads at once

@@ -393,6 +393,24 @@ class Report:
             self.out("", f"**{reason}**")
         self.out("")
 
+    def end_to_end(self) -> None:
+        """pystator's engine with its own executor, with ferrostator (install()), and
+        with the ceiling executor (benches/e2e.py)."""
+        if len(self.impls) < 2:
+            return
+        import e2e
+
+        self.progress("end to end (pystator's engine, order lifecycle)")
+        rows, interop = e2e.measure(self.settings is QUICK)
+        self.out(
+            "## End to end: pystator's engine on the order-lifecycle machine",
+            "",
+            *table(e2e.E2E_HEADER, rows),
+            "",
+            *table(e2e.INTEROP_HEADER, interop),
+            "",
+        )
+
     def micro(self) -> None:
         ctx = workloads.new_context()
         floors: dict[str, Runner] = {
@@ -689,6 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         report.header()
+        report.end_to_end()
         report.micro()
         report.stream()
         report.execute_many()

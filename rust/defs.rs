@@ -23,7 +23,6 @@ pub struct Defs {
     pub mode_parallel: Py<PyAny>,
     pub mode_phased: Py<PyAny>,
     pub action_not_found: Py<PyType>,
-    pub logger: Py<PyAny>,
     pub is_async_callable: Py<PyAny>,
     pub time_module: Py<PyModule>,
     pub asyncio_module: Py<PyModule>,
@@ -35,6 +34,18 @@ pub struct Defs {
 }
 
 static DEFS: PyOnceLock<Defs> = PyOnceLock::new();
+
+impl Defs {
+    /// The logger the actions log to: the prelude's `logger`, read at each record so
+    /// that `ferrostator.install()` can point it at pystator's (only failures and skips
+    /// are logged, so this is off the hot path).
+    pub fn logger<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.namespace
+            .bind(py)
+            .get_item(pyo3::intern!(py, "logger"))?
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("prelude lacks logger"))
+    }
+}
 
 /// The shared definitions, created on first use.
 pub fn defs(py: Python<'_>) -> PyResult<&'static Defs> {
@@ -62,7 +73,6 @@ fn load(py: Python<'_>) -> PyResult<Defs> {
         mode_parallel: mode.getattr("PARALLEL")?.unbind(),
         mode_phased: mode.getattr("PHASED")?.unbind(),
         action_not_found: get("ActionNotFoundError")?.cast_into::<PyType>()?.unbind(),
-        logger: get("logger")?.unbind(),
         is_async_callable: get("_is_async_callable")?.unbind(),
         time_module: py.import("time")?.unbind(),
         get_running_loop: asyncio.getattr("get_running_loop")?.unbind(),
@@ -86,6 +96,8 @@ pub fn export(module: &Bound<'_, PyModule>) -> PyResult<()> {
         "ActionNotFoundError",
         "is_transient_error",
         "_restore_error",
+        "_adopt_pystator_errors",
+        "_use_logger",
     ] {
         if let Some(value) = namespace.get_item(name)? {
             module.add(name, value)?;

@@ -26,11 +26,11 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, set_params, Next, Outcome};
 use crate::defs::defs;
 use crate::executor::{Executor, Prepared};
-use crate::registry::{Entry, Registry};
+use crate::registry::{Entry, Handle, Registry};
 use crate::results::{complete, ExecutionResult, Res, Results};
 use crate::spec::{Job, OwnedJob};
 use crate::util::{
-    await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, throw, type_name, Sent,
+    await_iter, call_one, close_iter, is_awaitable, is_exception, params_key, send, short_type_name, throw, Sent,
 };
 
 /// How the awaiting side resumes us.
@@ -252,7 +252,7 @@ enum ActionStep {
 }
 
 fn not_awaitable(value: &Bound<'_, PyAny>) -> PyErr {
-    PyTypeError::new_err(format!("object {} can't be used in 'await' expression", type_name(value)))
+    PyTypeError::new_err(format!("object {} can't be used in 'await' expression", short_type_name(value)))
 }
 
 /// Calls the action; its awaitable, if any, is returned un-driven.
@@ -334,10 +334,13 @@ impl Action {
         py: Python<'_>,
         kind: Kind,
         exec: Option<&Executor>,
-        registry: &Registry,
+        registry: Option<&Registry>,
         ctx: &Bound<'_, PyAny>,
     ) -> PyResult<Option<Outcome>> {
         if let Kind::Registry { missing_fails, .. } = kind {
+            let Some(registry) = registry else {
+                return Err(PyRuntimeError::new_err("no registry"));
+            };
             let entry = match registry.get_entry(&self.name(py)) {
                 Ok(entry) => entry,
                 Err(err) if missing_fails && err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
@@ -408,7 +411,7 @@ impl Action {
         py: Python<'_>,
         kind: Kind,
         exec: Option<&Executor>,
-        registry: &Registry,
+        registry: Option<&Registry>,
         ctx: &Bound<'_, PyAny>,
         mut input: Option<Input<'_>>,
     ) -> PyResult<ActionStep> {
@@ -569,9 +572,9 @@ fn decode_attempt(py: Python<'_>, action: &Action, tagged: &Bound<'_, PyAny>) ->
     }
 }
 
-fn registry_handle(py: Python<'_>, exec: Option<&Executor>) -> PyResult<Py<Registry>> {
+fn registry_handle(py: Python<'_>, exec: Option<&Executor>) -> PyResult<Handle> {
     match exec {
-        Some(exec) => Ok(exec.registry(py)?.unbind()),
+        Some(exec) => exec.handle(py),
         None => Err(PyRuntimeError::new_err("no executor")),
     }
 }
@@ -593,7 +596,7 @@ enum AttemptState {
 /// made (the action vanished).
 #[pyclass(name = "_Attempt", module = "ferrostator._core")]
 pub struct Attempt {
-    registry: Py<Registry>,
+    registry: Handle,
     name: Py<PyString>,
     context: Py<PyAny>,
     /// The action's view of the params key, until the call (then in `scoped`).
@@ -630,7 +633,7 @@ impl Attempt {
                     }
                     Ok(Step::Return(tagged(py, tag, value)?))
                 };
-                let entry = match self.registry.get().get_entry(self.name.bind(py).as_any()) {
+                let entry = match self.registry.get_entry(py, self.name.bind(py).as_any()) {
                     Ok(entry) => entry,
                     Err(err) => return finish(self, 2, err.into_value(py).into_bound(py).into_any()),
                 };
@@ -746,7 +749,10 @@ impl Attempt {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.registry)?;
+        match &self.registry {
+            Handle::Ours(reg) => visit.call(reg)?,
+            Handle::Foreign(reg) => visit.call(reg)?,
+        }
         visit.call(&self.context)?;
         if let Some(view) = &self.view {
             view.traverse(&visit)?;
@@ -783,7 +789,8 @@ pub enum Finish {
 
 pub struct Driver {
     pub executor: Option<Py<Executor>>,
-    pub registry: Py<Registry>,
+    /// The registry whose own methods run (Kind::Registry); None for an executor.
+    pub registry: Option<Py<Registry>>,
     pub kind: Kind,
     pub context: Py<PyAny>,
     pub items: std::vec::IntoIter<Item>,
@@ -810,7 +817,7 @@ pub enum StopRule {
 impl Driver {
     pub fn new(
         executor: Option<Py<Executor>>,
-        registry: Py<Registry>,
+        registry: Option<Py<Registry>>,
         kind: Kind,
         context: Py<PyAny>,
         items: Vec<Item>,
@@ -930,7 +937,7 @@ impl Driver {
                 }
             };
             let exec = self.executor.as_ref().map(|e| e.get());
-            let step = action.step(py, self.kind, exec, self.registry.get(), &ctx, input.take());
+            let step = action.step(py, self.kind, exec, self.registry.as_ref().map(|r| r.get()), &ctx, input.take());
             match step? {
                 ActionStep::Yield(value) => {
                     self.current = Some(action);

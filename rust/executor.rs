@@ -14,7 +14,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use crate::attempt::{after_attempt, backoff_delay, finish_params, set_params, Next, Outcome};
 use crate::defs::defs;
 use crate::effects;
-use crate::registry::{Called, Entry, Registry, Snapshot};
+use crate::registry::{foreign_lookup, Called, Entry, Handle, Registry, Snapshot};
 use crate::results::{result_succeeded, ActionResult, ExecutionResult, Mode, Res};
 use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
 use crate::util::{action_not_found, log, type_error};
@@ -23,7 +23,7 @@ use crate::util::{name_key, now_us};
 /// Executes actions from transition results.
 #[pyclass(name = "ExecutorCore", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct Executor {
-    registry: ArcSwapOption<Py<Registry>>,
+    registry: ArcSwapOption<Handle>,
     /// Bumped after every change of `registry`.
     registry_generation: AtomicU64,
     default_mode: ArcSwapOption<Py<PyAny>>,
@@ -44,24 +44,23 @@ pub enum Prepared<'v> {
 /// of its table, reused from one action to the next for as long as neither changed
 /// (two atomic loads per action, rather than loading both again and cloning the
 /// entry). An action that registers, unregisters or swaps the executor's registry is
-/// seen by the very next lookup, as in pystator. Both are held through arc-swap
-/// guards, so taking a view changes no count that other threads share.
+/// seen by the very next lookup, as in pystator. A foreign registry (pystator's) is
+/// asked at every lookup; `fetched` holds the entry it gave last. The registry and its
+/// table are held through arc-swap guards, so taking a view changes no count that
+/// other threads share.
 pub struct RegistryView {
     generation: u64,
-    registry: arc_swap::Guard<Option<Arc<Py<Registry>>>>,
-    table: Snapshot,
-}
-
-impl RegistryView {
-    fn registry(&self) -> Option<&Registry> {
-        self.registry.as_ref().map(|r| r.get())
-    }
+    handle: arc_swap::Guard<Option<Arc<Handle>>>,
+    /// Our registry's table (None for a foreign registry).
+    table: Option<Snapshot>,
+    fetched: Option<Arc<Entry>>,
 }
 
 impl Executor {
-    pub fn registry<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Registry>> {
+    /// The executor's registry.
+    pub fn handle(&self, py: Python<'_>) -> PyResult<Handle> {
         match self.registry.load().as_ref() {
-            Some(reg) => Ok(reg.bind(py).clone()),
+            Some(reg) => Ok(reg.clone_ref(py)),
             None => Err(cleared()),
         }
     }
@@ -70,28 +69,35 @@ impl Executor {
         // The generation first: a registry stored in between is newer than the
         // generation says, and the view is merely taken once more.
         let generation = self.registry_generation.load(Ordering::Acquire);
-        let registry = self.registry.load();
-        let table = registry.as_ref().ok_or_else(cleared)?.get().snapshot();
-        Ok(RegistryView { generation, registry, table })
+        let handle = self.registry.load();
+        let table = match handle.as_deref() {
+            Some(Handle::Ours(registry)) => Some(registry.get().snapshot()),
+            Some(Handle::Foreign(_)) => None,
+            None => return Err(cleared()),
+        };
+        Ok(RegistryView { generation, handle, table, fetched: None })
     }
 
-    fn set_registry_to(&self, registry: Option<Py<Registry>>) {
+    fn set_registry_to(&self, registry: Option<Handle>) {
         self.registry.store(registry.map(Arc::new));
         self.registry_generation.fetch_add(1, Ordering::Release);
     }
 
     /// `view`, created or refreshed when the executor's registry or the registry's
     /// table changed since it was taken.
-    fn current_view<'v>(&self, view: &'v mut Option<RegistryView>) -> PyResult<&'v RegistryView> {
+    fn current_view<'v>(&self, view: &'v mut Option<RegistryView>) -> PyResult<&'v mut RegistryView> {
         let current = view.as_ref().is_some_and(|v| {
             self.registry_generation.load(Ordering::Acquire) == v.generation
-                && v.registry().is_some_and(|r| r.is_current(&v.table))
+                && match (v.handle.as_deref(), &v.table) {
+                    (Some(Handle::Ours(registry)), Some(table)) => registry.get().is_current(table),
+                    _ => true,
+                }
         });
         if !current {
             // The old view is dropped here, with no borrow of it alive.
             *view = Some(self.registry_view()?);
         }
-        view.as_ref().ok_or_else(cleared)
+        view.as_mut().ok_or_else(cleared)
     }
 
     pub fn stop_on_error(&self) -> bool {
@@ -125,10 +131,17 @@ impl Executor {
             let effect = String::from_utf8_lossy(effect);
             return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx)?));
         }
-        let table = &self.current_view(view)?.table;
-        let found = match job.spec {
-            Some(spec) => table.get_remembered(key, &spec.get().remembered),
-            None => table.get(key),
+        let RegistryView { handle, table, fetched, .. } = self.current_view(view)?;
+        let found = match (table, handle.as_deref()) {
+            (Some(table), _) => match job.spec {
+                Some(spec) => table.get_remembered(key, &spec.get().remembered),
+                None => table.get(key),
+            },
+            (None, Some(Handle::Foreign(registry))) => {
+                *fetched = foreign_lookup(registry.bind(py), name)?;
+                fetched.as_ref()
+            }
+            (None, _) => None,
         };
         if let Some(entry) = found {
             return Ok(Prepared::Run(entry));
@@ -163,7 +176,7 @@ impl Executor {
         if let Some(entry) = first {
             return Ok(entry);
         }
-        self.registry(py)?.get().get_entry(job.name.as_any())
+        self.handle(py)?.get_entry(py, job.name.as_any())
     }
 
     /// One synchronous attempt: set params, call, pop params. `first` is the entry
@@ -294,13 +307,6 @@ fn cleared() -> PyErr {
     PyRuntimeError::new_err("this executor has no registry (it was cleared)")
 }
 
-fn check_registry(registry: &Bound<'_, PyAny>) -> PyResult<Py<Registry>> {
-    registry
-        .cast::<Registry>()
-        .map(|r| r.clone().unbind())
-        .map_err(|_| type_error("registry", "an ActionRegistry", registry))
-}
-
 #[pymethods]
 impl Executor {
     #[new]
@@ -322,7 +328,7 @@ impl Executor {
             None => defs(py)?.mode_sequential.clone_ref(py),
         };
         Ok(Self {
-            registry: ArcSwapOption::from_pointee(check_registry(registry)?),
+            registry: ArcSwapOption::from_pointee(Handle::from_object(registry)?),
             registry_generation: AtomicU64::new(0),
             default_mode: ArcSwapOption::from_pointee(default_mode),
             stop_on_error: AtomicBool::new(flag(stop_on_error, false)?),
@@ -333,13 +339,13 @@ impl Executor {
 
     /// The ActionRegistry the actions are looked up in.
     #[getter(registry)]
-    fn get_registry(&self, py: Python<'_>) -> PyResult<Py<Registry>> {
-        Ok(self.registry(py)?.unbind())
+    fn get_registry(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.handle(py)?.object(py))
     }
 
     #[setter(registry)]
     fn set_registry(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.set_registry_to(Some(check_registry(value)?));
+        self.set_registry_to(Some(Handle::from_object(value)?));
         Ok(())
     }
 
@@ -439,13 +445,13 @@ impl Executor {
 
     /// Names of the transition's actions that are not registered (effects excluded).
     fn validate_actions_exist(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
-        let registry = self.registry(py)?;
+        let registry = self.handle(py)?;
         let missing = PyList::empty(py);
         for spec in TransitionView::new(transition_result).all_specs()?.iter() {
             let job = Job::from_spec(spec, false)?;
             let name: &Bound<'_, PyString> = &job.name;
             let key = name_key(name)?;
-            if !key.starts_with(EFFECT_PREFIX.as_bytes()) && registry.get().lookup(&key).is_none() {
+            if !key.starts_with(EFFECT_PREFIX.as_bytes()) && !registry.has(py, name)? {
                 missing.append(name)?;
             }
         }
@@ -488,7 +494,10 @@ impl Executor {
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         if let Some(reg) = self.registry.load().as_ref() {
-            visit.call(&**reg)?;
+            match &**reg {
+                Handle::Ours(reg) => visit.call(reg)?,
+                Handle::Foreign(reg) => visit.call(reg)?,
+            }
         }
         if let Some(mode) = self.default_mode.load().as_ref() {
             visit.call(&**mode)?;

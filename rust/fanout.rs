@@ -26,22 +26,13 @@ use crate::spec::{spec_list, Job, TransitionView};
 use crate::util::truthy;
 
 fn executor_driver(
-    py: Python<'_>,
     exec: &Bound<'_, Executor>,
     ctx: &Bound<'_, PyAny>,
     items: Vec<Item>,
     stop_rule: StopRule,
     finish: Finish,
-) -> PyResult<Driver> {
-    Ok(Driver::new(
-        Some(exec.clone().unbind()),
-        exec.get().registry(py)?.unbind(),
-        Kind::Executor,
-        ctx.clone().unbind(),
-        items,
-        stop_rule,
-        finish,
-    ))
+) -> Driver {
+    Driver::new(Some(exec.clone().unbind()), None, Kind::Executor, ctx.clone().unbind(), items, stop_rule, finish)
 }
 
 /// `ActionExecutor.async_execute`: the finished ExecutionResult, or a Run to await.
@@ -59,7 +50,7 @@ pub fn _sequential_start(
         return Ok(er.into_any());
     }
     let items = view.all_specs()?.iter().map(|s| Item::Spec(s.clone().unbind())).collect();
-    let driver = executor_driver(py, executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er))?;
+    let driver = executor_driver(executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er));
     start(py, driver)
 }
 
@@ -72,7 +63,7 @@ pub fn _spec_start(
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
     let items = vec![Item::Spec(action.clone().unbind())];
-    let driver = executor_driver(py, executor, context, items, StopRule::Never, Finish::Single)?;
+    let driver = executor_driver(executor, context, items, StopRule::Never, Finish::Single);
     start(py, driver)
 }
 
@@ -85,7 +76,7 @@ fn registry_driver(
     stop_rule: StopRule,
     finish: Finish,
 ) -> Driver {
-    Driver::new(None, registry.clone().unbind(), kind, ctx.clone().unbind(), items, stop_rule, finish)
+    Driver::new(None, Some(registry.clone().unbind()), kind, ctx.clone().unbind(), items, stop_rule, finish)
 }
 
 /// `ActionRegistry.async_execute`: the ActionResult, or a Run to await.
@@ -472,8 +463,8 @@ fn fill_slots<'py>(
     // whatever its siblings do (in a context that isolates the key).
     let inherited = if isolates(ctx) { read_key(ctx)? } else { None };
     let single = |items: Vec<Item>| {
-        let driver = executor_driver(py, executor, ctx, items, StopRule::Never, Finish::Single)?;
-        Ok::<_, PyErr>(driver.inherit(inherited.as_ref().map(|v| v.clone_ref(py))))
+        executor_driver(executor, ctx, items, StopRule::Never, Finish::Single)
+            .inherit(inherited.as_ref().map(|v| v.clone_ref(py)))
     };
     // On Python < 3.12 a Task's first step runs later, at the loop's next turn: once one
     // is waiting, every later action must wait behind it to keep pystator's order.
@@ -487,7 +478,7 @@ fn fill_slots<'py>(
             slots.append(task)
         };
         if waiting {
-            push_task(Run::detached(single(vec![Item::Job(job.unbind())])?, None), &mut |r| spawner.fresh(r))?;
+            push_task(Run::detached(single(vec![Item::Job(job.unbind())]), None), &mut |r| spawner.fresh(r))?;
             continue;
         }
         let inline_entry = match exec.prepare(py, &job, ctx, &mut view) {
@@ -497,7 +488,7 @@ fn fill_slots<'py>(
             }
             Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry.clone(),
             Ok(Prepared::Run(entry)) => {
-                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry.clone())])?, None), &mut |r| {
+                push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry.clone())]), None), &mut |r| {
                     spawner.fresh(r)
                 })?;
                 waiting = !spawner.eager;
@@ -505,14 +496,14 @@ fn fill_slots<'py>(
             }
             Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
                 // Strict mode: the action's Task raises, while the others still run.
-                push_task(Run::detached(single(vec![Item::Job(job.unbind())])?, None), &mut |r| spawner.fresh(r))?;
+                push_task(Run::detached(single(vec![Item::Job(job.unbind())]), None), &mut |r| spawner.fresh(r))?;
                 waiting = !spawner.eager;
                 continue;
             }
             Err(err) => return Err(err),
         };
         let context = CopiedContext::new(py)?;
-        let mut driver = single(vec![Item::Prepared(job.unbind(), inline_entry)])?;
+        let mut driver = single(vec![Item::Prepared(job.unbind(), inline_entry)]);
         match context.run(|| driver.advance(py, None))? {
             Step::Return(result) => slots.append(result)?,
             Step::Yield(pending) => {

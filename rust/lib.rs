@@ -40,7 +40,7 @@ mod _core {
     #[pymodule_export]
     use crate::results::{ActionResult, ExecutionResult};
     #[pymodule_export]
-    use crate::spec::{ActionSpec, TransitionResult};
+    use crate::spec::{_trust_pystator_types, ActionSpec, TransitionResult};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -11,6 +11,7 @@ import asyncio as _asyncio
 import enum
 import logging
 import sys
+import threading
 
 __all__ = [
     "ActionNotFoundError",
@@ -61,13 +62,24 @@ class ErrorCode(str, enum.Enum):
 def _restore_error(cls, args, state):
     # Exception.__new__ stores args without running __init__, whose signature
     # differs per subclass; the instance dict carries the rest.
+    if not _adopted:
+        _adopt_pystator_errors()
     error = cls.__new__(cls, *args)
     error.__dict__.update(state)
     return error
 
 
-class FSMError(Exception):
+class _ErrorLayout(Exception):
+    """FSMError's first base: gives it the instance layout of a Python subclass of
+    Exception (pystator's FSMError has it), so that its base can become pystator's."""
+
+
+class FSMError(_ErrorLayout):
     """Base exception for all state-machine errors.
+
+    Once ``pystator.errors`` is imported, this class also subclasses pystator's
+    ``FSMError`` (and ``ActionNotFoundError`` pystator's), so ``except`` clauses
+    written for pystator catch ferrostator's errors too.
 
     Attributes:
         message: Human-readable error description.
@@ -76,10 +88,14 @@ class FSMError(Exception):
     """
 
     def __init__(self, message, context=None, *, code=None):
+        if not _adopted:
+            _adopt_pystator_errors()
         self.message = message
         self.context = context or {}
         self.code = code
-        super().__init__(message)
+        # Not super(): once pystator's FSMError is a base, its __init__ would reset
+        # context and code.
+        Exception.__init__(self, message)
 
     def __str__(self):
         if self.context:
@@ -109,6 +125,46 @@ class ActionNotFoundError(FSMError):
         super().__init__(message, details)
         self.action_name = action_name
         self.code = ErrorCode.ACTION_NOT_FOUND
+
+
+_adopted = False
+_adopt_lock = threading.Lock()
+
+
+def _adopt_pystator_errors():
+    """Makes ``FSMError`` a subclass of ``pystator.errors.FSMError`` and
+    ``ActionNotFoundError`` one of ``pystator.errors.ActionNotFoundError``, once
+    pystator's errors module is imported (``except`` clauses check the real MRO, so
+    nothing less makes ``except pystator.errors.FSMError`` catch ours). pystator is
+    never imported from here. Returns True once done (or found impossible)."""
+    global _adopted
+    if _adopted:
+        return True
+    errors = sys.modules.get("pystator.errors")
+    base = getattr(errors, "FSMError", None)
+    not_found = getattr(errors, "ActionNotFoundError", None)
+    if not (isinstance(base, type) and isinstance(not_found, type)):
+        return False  # not imported, or still being imported
+    with _adopt_lock:
+        if not _adopted:
+            try:
+                if issubclass(base, Exception) and not issubclass(FSMError, base):
+                    FSMError.__bases__ = (base,)
+                if issubclass(not_found, base) and not issubclass(ActionNotFoundError, not_found):
+                    ActionNotFoundError.__bases__ = (FSMError, not_found)
+            except TypeError:
+                # Classes with another instance layout cannot be adopted: ours stay
+                # plain Exceptions.
+                pass
+            _adopted = True
+    return True
+
+
+def _use_logger(new_logger):
+    """Points the actions' log records at ``new_logger``; returns the previous one."""
+    global logger
+    previous, logger = logger, new_logger
+    return previous
 
 
 # Python 3.10: asyncio.TimeoutError is not yet the builtin TimeoutError.

@@ -82,14 +82,31 @@ impl Snapshot {
     }
 }
 
-/// Registry for action functions (sync and async). Thread-safe.
-#[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
-pub struct Registry {
+/// What a registry holds. `copy.copy(registry)` makes a second registry object over
+/// the same contents (as a shallow copy of pystator's registry shares its dicts).
+struct Contents {
     table: ArcSwap<Table>,
     /// The uid of the table published last (set after it is published).
     uid: AtomicU64,
     writer: Mutex<()>,
 }
+
+impl Contents {
+    fn new(entries: Entries) -> Arc<Self> {
+        let table = Table::new(entries);
+        Arc::new(Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()) })
+    }
+}
+
+/// Registry for action functions (sync and async). Thread-safe.
+#[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
+pub struct Registry {
+    contents: Arc<Contents>,
+}
+
+/// Keyword of `RegistryCore.__new__` through which `__copy__` makes a registry over
+/// the contents of another.
+const SHARE_KEYWORD: &str = "_ferrostator_share_contents_of";
 
 /// What happens to a failing action call.
 pub enum Called {
@@ -100,16 +117,16 @@ pub enum Called {
 
 impl Registry {
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { table: self.table.load() }
+        Snapshot { table: self.contents.table.load() }
     }
 
     /// True while no write published a table since `snapshot` was taken.
     pub fn is_current(&self, snapshot: &Snapshot) -> bool {
-        self.uid.load(Ordering::Acquire) == snapshot.table.uid
+        self.contents.uid.load(Ordering::Acquire) == snapshot.table.uid
     }
 
     pub fn lookup(&self, key: &[u8]) -> Option<Arc<Entry>> {
-        self.table.load().entries.get(key).cloned()
+        self.contents.table.load().entries.get(key).cloned()
     }
 
     pub fn lookup_py(&self, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
@@ -120,8 +137,8 @@ impl Registry {
     /// returned so the caller drops it (and with it, possibly the last reference to a
     /// Python callable, whose finalizer may run Python code) after the lock is released.
     fn write<R>(&self, edit: impl FnOnce(&mut Entries) -> R) -> (R, Arc<Table>) {
-        let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut entries = self.table.load().entries.clone();
+        let _guard = self.contents.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self.contents.table.load().entries.clone();
         let out = edit(&mut entries);
         self.publish(Table::new(entries), out)
     }
@@ -129,8 +146,8 @@ impl Registry {
     /// Publishes `table`, then its uid (see `is_current`).
     fn publish<R>(&self, table: Table, out: R) -> (R, Arc<Table>) {
         let uid = table.uid;
-        let previous = self.table.swap(Arc::new(table));
-        self.uid.store(uid, Ordering::Release);
+        let previous = self.contents.table.swap(Arc::new(table));
+        self.contents.uid.store(uid, Ordering::Release);
         (out, previous)
     }
 
@@ -193,10 +210,56 @@ impl Registry {
 #[pymethods]
 impl Registry {
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        let table = Table::new(Entries::default());
-        Self { uid: AtomicU64::new(table.uid), table: ArcSwap::from_pointee(table), writer: Mutex::new(()) }
+    #[pyo3(signature = (*_args, **kwargs))]
+    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        if let Some(kwargs) = kwargs {
+            if let Ok(Some(other)) = kwargs.get_item(SHARE_KEYWORD) {
+                if let Ok(other) = other.cast::<Registry>() {
+                    return Self { contents: other.get().contents.clone() };
+                }
+            }
+        }
+        Self { contents: Contents::new(Entries::default()) }
+    }
+
+    /// `copy.copy(registry)`: a registry of the same type over the same contents (an
+    /// action registered through either is seen by both, as with pystator's shallow
+    /// copy); the instance `__dict__`, if any, is copied shallowly.
+    fn __copy__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let cls = slf.get_type();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(SHARE_KEYWORD, slf)?;
+        let copy = cls.call_method(pyo3::intern!(py, "__new__"), (&cls,), Some(&kwargs))?;
+        copy_instance_dict(slf.as_any(), &copy, None)?;
+        Ok(copy.unbind())
+    }
+
+    /// `copy.deepcopy(registry)`: an independent registry of the same type holding the
+    /// same actions, with deep copies of their metadata (callables are deep-copied as
+    /// `copy.deepcopy` copies them, which keeps functions as they are).
+    fn __deepcopy__(slf: &Bound<'_, Self>, memo: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let deepcopy = py.import(pyo3::intern!(py, "copy"))?.getattr(pyo3::intern!(py, "deepcopy"))?;
+        let cls = slf.get_type();
+        let mut entries = Entries::default();
+        for (key, entry) in slf.get().contents.table.load().entries.iter() {
+            let func = deepcopy.call1((entry.func.bind(py), memo))?;
+            let metadata = deepcopy.call1((entry.metadata.bind(py), memo))?;
+            let copied = Entry {
+                name: entry.name.clone_ref(py),
+                func: func.unbind(),
+                metadata: metadata.unbind(),
+                is_async: entry.is_async,
+            };
+            entries.insert(key.clone(), Arc::new(copied));
+        }
+        let fresh = Py::new(py, Registry { contents: Contents::new(entries) })?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(SHARE_KEYWORD, fresh)?;
+        let copy = cls.call_method(pyo3::intern!(py, "__new__"), (&cls,), Some(&kwargs))?;
+        copy_instance_dict(slf.as_any(), &copy, Some((&deepcopy, memo)))?;
+        Ok(copy.unbind())
     }
 
     /// Register an action function. Thread-safe.
@@ -320,7 +383,7 @@ impl Registry {
         let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
         // Borrowed from the table through a guard: cloning the entry's Arc would change
         // a count every thread calling this action shares.
-        let table = self.table.load();
+        let table = self.contents.table.load();
         let Some(entry) = table.entries.get(name_key(key)?.as_ref()) else {
             return Err(action_not_found(py, format!("Action '{key}' not found"), name));
         };
@@ -365,7 +428,7 @@ impl Registry {
 
     /// All registered action names, in registration order.
     fn list_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.table.load().entries.values().map(|e| e.name.clone_ref(py)))
+        PyList::new(py, self.contents.table.load().entries.values().map(|e| e.name.clone_ref(py)))
     }
 
     /// Remove all registered actions.
@@ -375,7 +438,7 @@ impl Registry {
     }
 
     fn __len__(&self) -> usize {
-        self.table.load().entries.len()
+        self.contents.table.load().entries.len()
     }
 
     fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -383,7 +446,13 @@ impl Registry {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for entry in self.table.load().entries.values() {
+        // Contents shared with a copy are not reported: the collector must see each
+        // reference once, from its one owner. (A cycle through shared contents is
+        // therefore not collected while the copies live.)
+        if Arc::strong_count(&self.contents) != 1 {
+            return Ok(());
+        }
+        for entry in self.contents.table.load().entries.values() {
             visit.call(&entry.func)?;
             visit.call(&entry.metadata)?;
         }
@@ -391,9 +460,115 @@ impl Registry {
     }
 
     fn __clear__(&self) {
-        // Runs inside the garbage collector: swap the table out without the writer lock
-        // (nothing else can reach an object being collected).
-        let ((), previous) = self.publish(Table::new(Entries::default()), ());
-        drop(previous);
+        // Runs inside the garbage collector. Contents shared with a copy that is still
+        // alive are left alone; contents only this registry holds are swapped out
+        // without the writer lock (nothing else can reach an object being collected).
+        if Arc::strong_count(&self.contents) == 1 {
+            let ((), previous) = self.publish(Table::new(Entries::default()), ());
+            drop(previous);
+        }
     }
+}
+
+/// Copies `source.__dict__` (when the type has one) into `target`, deeply when
+/// `deep` gives `copy.deepcopy` and the memo.
+fn copy_instance_dict(
+    source: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    deep: Option<(&Bound<'_, PyAny>, &Bound<'_, PyAny>)>,
+) -> PyResult<()> {
+    let py = source.py();
+    let Some(state) = source.getattr_opt(pyo3::intern!(py, "__dict__"))? else {
+        return Ok(());
+    };
+    let Ok(state) = state.cast_into::<PyDict>() else {
+        return Ok(());
+    };
+    if state.is_empty() {
+        return Ok(());
+    }
+    let state = match deep {
+        Some((deepcopy, memo)) => deepcopy.call1((state, memo))?,
+        None => state.copy()?.into_any(),
+    };
+    target.getattr(pyo3::intern!(py, "__dict__"))?.call_method1(pyo3::intern!(py, "update"), (state,))?;
+    Ok(())
+}
+
+/// The registry an executor looks its actions up in: ours (lock-free table reads), or
+/// any other object with the registry's public methods — pystator's own
+/// `ActionRegistry` — asked through `has`, `get` and `is_async`.
+pub enum Handle {
+    Ours(Py<Registry>),
+    Foreign(Py<PyAny>),
+}
+
+impl Handle {
+    /// Accepts ours, or an object with callable `has`, `get` and `is_async`.
+    pub fn from_object(registry: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(ours) = registry.cast::<Registry>() {
+            return Ok(Handle::Ours(ours.clone().unbind()));
+        }
+        let py = registry.py();
+        for method in [pyo3::intern!(py, "has"), pyo3::intern!(py, "get"), pyo3::intern!(py, "is_async")] {
+            let callable = matches!(registry.getattr_opt(method), Ok(Some(m)) if m.is_callable());
+            if !callable {
+                return Err(PyTypeError::new_err(format!(
+                    "registry must be a ferrostator.actions.ActionRegistry or an object with has(), get() and \
+                     is_async() methods (such as pystator.actions.ActionRegistry), got {}",
+                    type_name(registry)
+                )));
+            }
+        }
+        Ok(Handle::Foreign(registry.clone().unbind()))
+    }
+
+    pub fn object(&self, py: Python<'_>) -> Py<PyAny> {
+        match self {
+            Handle::Ours(reg) => reg.clone_ref(py).into_any(),
+            Handle::Foreign(reg) => reg.clone_ref(py),
+        }
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        match self {
+            Handle::Ours(reg) => Handle::Ours(reg.clone_ref(py)),
+            Handle::Foreign(reg) => Handle::Foreign(reg.clone_ref(py)),
+        }
+    }
+
+    /// The entry for `name`: ActionNotFoundError from ours, whatever `get` raises from
+    /// a foreign registry.
+    pub fn get_entry(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Arc<Entry>> {
+        match self {
+            Handle::Ours(reg) => reg.get().get_entry(name),
+            Handle::Foreign(reg) => foreign_entry(reg.bind(py), name),
+        }
+    }
+
+    /// `registry.has(name)`.
+    pub fn has(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<bool> {
+        match self {
+            Handle::Ours(reg) => Ok(reg.get().lookup_py(name)?.is_some()),
+            Handle::Foreign(reg) => reg.bind(py).call_method1(pyo3::intern!(py, "has"), (name,))?.is_truthy(),
+        }
+    }
+}
+
+/// Looks `name` up in a foreign registry: `get(name)` and `is_async(name)`.
+pub fn foreign_entry(registry: &Bound<'_, PyAny>, name: &Bound<'_, PyAny>) -> PyResult<Arc<Entry>> {
+    let py = registry.py();
+    let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
+    let func = registry.call_method1(pyo3::intern!(py, "get"), (key,))?;
+    let is_async = registry.call_method1(pyo3::intern!(py, "is_async"), (key,))?.is_truthy()?;
+    Ok(Arc::new(Entry { name: key.clone().unbind(), func: func.unbind(), metadata: py.None(), is_async }))
+}
+
+/// `registry.has(name)` then [`foreign_entry`]: None when not registered.
+pub fn foreign_lookup(registry: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<Arc<Entry>>> {
+    let py = registry.py();
+    if !registry.call_method1(pyo3::intern!(py, "has"), (name,))?.is_truthy()? {
+        return Ok(None);
+    }
+    foreign_entry(registry, name.as_any()).map(Some)
 }

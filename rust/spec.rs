@@ -2,7 +2,7 @@
 //! turning a spec — ours, pystator's, or any object with the same attributes — into a
 //! [`Job`]: what to call, with which params, retries and timeout.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
 
 use crate::results::dataclass_repr;
-use crate::util::{bool_object, display, fields_equal, name_key, shared_name, type_error, type_name};
+use crate::util::{bool_object, display, fields_equal, name_key, shared_name, short_type_name, type_error, type_name};
 
 /// The declarative effect types, in the order `from_config` looks for them.
 pub const EFFECT_TYPES: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
@@ -50,6 +50,9 @@ fn check_number(what: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
 fn check_retry(what: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
     if !value.is_instance_of::<PyInt>() {
         return Err(type_error(what, "an int", value));
+    }
+    if let Ok(count) = value.extract::<i64>() {
+        return Ok(u64::try_from(count).unwrap_or(0));
     }
     // Negative counts mean "no retries", like pystator's max(retry, 0); counts beyond
     // u64 are as good as infinite.
@@ -314,7 +317,9 @@ fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyRe
     match effect {
         "set" => match value.cast::<PyDict>() {
             Ok(mapping) => mapping.copy(),
-            Err(_) => Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", type_name(value)))),
+            Err(_) => {
+                Err(PyValueError::new_err(format!("'set' effect requires a mapping, got {}", short_type_name(value))))
+            }
         },
         "timestamp" | "increment" | "decrement" | "clear" => {
             if !value.is_instance_of::<PyString>() {
@@ -736,11 +741,23 @@ impl<'a, 'py> Job<'a, 'py> {
                 spec: Some(ours),
             });
         }
+        let trusted = is_trusted(spec, &TRUSTED_SPEC);
         let attr = |name: &Bound<'py, PyString>| spec_attr(spec, name);
         let name = attr(intern!(py, "name"))?;
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
-        let params =
-            if attr(intern!(py, "has_params"))?.is_truthy()? { Some(attr(intern!(py, "params"))?) } else { None };
+        let params = if trusted {
+            // pystator's has_params is bool(params).
+            let params = attr(intern!(py, "params"))?;
+            let has_params = match params.cast_exact::<PyDict>() {
+                Ok(d) => !d.is_empty(),
+                Err(_) => params.is_truthy()?,
+            };
+            has_params.then_some(params)
+        } else if attr(intern!(py, "has_params"))?.is_truthy()? {
+            Some(attr(intern!(py, "params"))?)
+        } else {
+            None
+        };
         let timeout = if with_timeout {
             let t = attr(intern!(py, "timeout"))?;
             if t.is_none() {
@@ -753,8 +770,14 @@ impl<'a, 'py> Job<'a, 'py> {
             None
         };
         let retries = check_retry("ActionSpec.retry", &attr(intern!(py, "retry"))?)?;
-        let backoff = attr(intern!(py, "retry_backoff"))?;
-        check_number("ActionSpec.retry_backoff", &backoff)?;
+        let backoff = if trusted && retries == 0 {
+            // Never slept on: a pystator spec without retries is not asked for it.
+            py.None().into_bound(py)
+        } else {
+            let backoff = attr(intern!(py, "retry_backoff"))?;
+            check_number("ActionSpec.retry_backoff", &backoff)?;
+            backoff
+        };
         Ok(Self {
             name: Held::Owned(name),
             params: params.map(Held::Owned),
@@ -776,37 +799,70 @@ fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyRe
 /// Ours is read in place (it is immutable), without reference count changes.
 pub enum TransitionView<'a, 'py> {
     Ours(&'a Bound<'py, TransitionResult>),
+    /// pystator's own TransitionResult (exactly that class, see [`trust_pystator_types`]):
+    /// its phases are read as fields, not through `all_action_specs`.
+    Pystator(&'a Bound<'py, PyAny>),
     Foreign(&'a Bound<'py, PyAny>),
 }
 
 /// A transition's specs in execution order: its three phase tuples (borrowed from an
-/// immutable TransitionResult), or the tuple a foreign one gave.
+/// immutable TransitionResult, or read from pystator's), or the tuple a foreign one gave.
 pub enum AllSpecs<'a, 'py> {
     Phases([&'a Bound<'py, PyTuple>; 3]),
+    Read([Bound<'py, PyTuple>; 3]),
     Tuple(Bound<'py, PyTuple>),
 }
 
 impl<'py> AllSpecs<'_, 'py> {
     pub fn iter(&self) -> impl Iterator<Item = &Bound<'py, PyAny>> {
-        let (phases, tuple): (&[&Bound<'py, PyTuple>], Option<&Bound<'py, PyTuple>>) = match self {
-            AllSpecs::Phases(phases) => (phases, None),
-            AllSpecs::Tuple(tuple) => (&[], Some(tuple)),
+        let (phases, read): (&[&Bound<'py, PyTuple>], &[Bound<'py, PyTuple>]) = match self {
+            AllSpecs::Phases(phases) => (phases, &[]),
+            AllSpecs::Read(read) => (&[], read),
+            AllSpecs::Tuple(tuple) => (&[], std::slice::from_ref(tuple)),
         };
-        phases.iter().copied().chain(tuple).flat_map(|t| t.as_slice())
+        phases.iter().copied().chain(read).flat_map(|t| t.as_slice())
     }
 
     pub fn len(&self) -> usize {
         match self {
             AllSpecs::Phases(phases) => phases.iter().map(|t| t.len()).sum(),
+            AllSpecs::Read(read) => read.iter().map(|t| t.len()).sum(),
             AllSpecs::Tuple(tuple) => tuple.len(),
         }
     }
+}
+
+/// The addresses of pystator's `TransitionResult` and `ActionSpec` classes once they are
+/// trusted (0: none); the classes themselves are kept alive in `TRUSTED_KEEP`.
+static TRUSTED_TRANSITION: AtomicUsize = AtomicUsize::new(0);
+static TRUSTED_SPEC: AtomicUsize = AtomicUsize::new(0);
+static TRUSTED_KEEP: std::sync::Mutex<Vec<Py<PyType>>> = std::sync::Mutex::new(Vec::new());
+
+fn is_trusted(obj: &Bound<'_, PyAny>, trusted: &AtomicUsize) -> bool {
+    let address = trusted.load(Ordering::Relaxed);
+    address != 0 && obj.get_type().as_ptr() as usize == address
+}
+
+/// Trusts pystator's own `TransitionResult` and `ActionSpec` classes (exactly those, not
+/// subclasses): their instances are read field by field with the semantics the pystator
+/// contract gives them (`all_action_specs` is exit + transition + enter, `has_params` is
+/// `bool(params)`), instead of through those properties. Fields are read at every use,
+/// so an instance changed with `object.__setattr__` is seen as it is. Called by
+/// `ferrostator.install()` for the contracts whose classes behave so.
+#[pyfunction]
+pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Bound<'_, PyType>) {
+    let mut keep = TRUSTED_KEEP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    TRUSTED_TRANSITION.store(transition_type.as_ptr() as usize, Ordering::Relaxed);
+    TRUSTED_SPEC.store(spec_type.as_ptr() as usize, Ordering::Relaxed);
+    keep.push(transition_type.unbind());
+    keep.push(spec_type.unbind());
 }
 
 impl<'a, 'py> TransitionView<'a, 'py> {
     pub fn new(tr: &'a Bound<'py, PyAny>) -> Self {
         match tr.cast::<TransitionResult>() {
             Ok(ours) => TransitionView::Ours(ours),
+            Err(_) if is_trusted(tr, &TRUSTED_TRANSITION) => TransitionView::Pystator(tr),
             Err(_) => TransitionView::Foreign(tr),
         }
     }
@@ -820,7 +876,9 @@ impl<'a, 'py> TransitionView<'a, 'py> {
     pub fn success(&self) -> PyResult<bool> {
         match self {
             TransitionView::Ours(tr) => tr.get().success.bind(tr.py()).is_truthy(),
-            TransitionView::Foreign(tr) => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
+            TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
+                Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy()
+            }
         }
     }
 
@@ -828,6 +886,7 @@ impl<'a, 'py> TransitionView<'a, 'py> {
     pub fn all_specs(&self) -> PyResult<AllSpecs<'a, 'py>> {
         match *self {
             TransitionView::Ours(tr) => Ok(AllSpecs::Phases(tr.get().phases(tr.py()))),
+            TransitionView::Pystator(_) => Ok(AllSpecs::Read(self.phases()?)),
             TransitionView::Foreign(tr) => {
                 let all = Self::attr(tr, intern!(tr.py(), "all_action_specs"))?;
                 Ok(AllSpecs::Tuple(tuple_of("transition_result.all_action_specs", all)?))
@@ -842,7 +901,7 @@ impl<'a, 'py> TransitionView<'a, 'py> {
                 let [a, b, c] = tr.get().phases(tr.py());
                 Ok([a.clone(), b.clone(), c.clone()])
             }
-            TransitionView::Foreign(tr) => {
+            TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
                 let py = tr.py();
                 let get = |n: &Bound<'py, PyString>, what: &str| tuple_of(what, Self::attr(tr, n)?);
                 Ok([

@@ -271,9 +271,21 @@ pub fn display(obj: &Bound<'_, PyAny>) -> String {
     obj.str().map(|s| s.to_string()).unwrap_or_else(|_| "<unprintable>".to_owned())
 }
 
-/// The `type(obj).__name__` for use in a message.
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+/// `type(obj).__name__`, as Python's and pystator's own messages name types.
+pub fn short_type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The type of `obj` as our messages name it: module-qualified
+/// (`pystator.actions.ActionRegistry`), except builtins (`int`, `NoneType`), so that
+/// two classes of the same name are told apart.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    let tp = obj.get_type();
+    let qualname = tp.qualname().map(|n| n.to_string()).unwrap_or_else(|_| short_type_name(obj));
+    match tp.module() {
+        Ok(module) if module.to_str().is_ok_and(|m| m != "builtins") => format!("{module}.{qualname}"),
+        _ => qualname,
+    }
 }
 
 /// A TypeError naming what was expected and what came.
@@ -281,9 +293,10 @@ pub fn type_error(what: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!("{what} must be {expected}, got {}", type_name(got)))
 }
 
-/// Logs through the `ferrostator.actions` logger: `logger.<level>(fmt, *args)`.
+/// Logs through the actions logger (`ferrostator.actions`, or pystator's while
+/// installed): `logger.<level>(fmt, *args)`.
 pub fn log(py: Python<'_>, level: &str, args: Bound<'_, PyTuple>) -> PyResult<()> {
-    defs(py)?.logger.bind(py).call_method1(level, args)?;
+    defs(py)?.logger(py)?.call_method1(level, args)?;
     Ok(())
 }
 
@@ -291,7 +304,7 @@ pub fn log(py: Python<'_>, level: &str, args: Bound<'_, PyTuple>) -> PyResult<()
 pub fn log_exception(py: Python<'_>, args: Bound<'_, PyTuple>, error: &Bound<'_, PyAny>) -> PyResult<()> {
     let kwargs = PyDict::new(py);
     kwargs.set_item(intern!(py, "exc_info"), error)?;
-    defs(py)?.logger.bind(py).call_method(intern!(py, "exception"), args, Some(&kwargs))?;
+    defs(py)?.logger(py)?.call_method(intern!(py, "exception"), args, Some(&kwargs))?;
     Ok(())
 }
 

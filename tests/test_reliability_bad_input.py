@@ -105,12 +105,12 @@ CASES = {
     "ActionExecutor: registry None": (
         lambda reg, ex, fs: fs.ActionExecutor(None),
         TypeError,
-        r"registry must be an ActionRegistry, got NoneType",
+        r"registry must be a ferrostator.actions.ActionRegistry or .*, got NoneType",
     ),
     "executor.registry = dict": (
         lambda reg, ex, fs: setattr(ex, "registry", {}),
         TypeError,
-        r"registry must be an ActionRegistry, got dict",
+        r"registry must be a ferrostator.actions.ActionRegistry or .*, got dict",
     ),
     "execute: None transition": (
         lambda reg, ex, fs: ex.execute(None, {}),

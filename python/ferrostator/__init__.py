@@ -1,7 +1,8 @@
 """ferrostator: a fast, thread-safe drop-in replacement for pystator's actions module.
 
 Change ``from pystator.actions import ActionRegistry, ActionExecutor`` (and
-``from pystator import ActionSpec, TransitionResult``) to ``from ferrostator import ...``.
+``from pystator import ActionSpec, TransitionResult``) to ``from ferrostator import ...``,
+or leave a pystator application as it is and call :func:`install` once.
 """
 
 from ferrostator._core import (
@@ -16,8 +17,10 @@ from ferrostator._core import (
     FSMError,
     TransitionResult,
     __version__,
+    _adopt_pystator_errors,
     is_transient_error,
 )
+from ferrostator._install import install, installed, uninstall
 from ferrostator.actions import (
     ActionExecutor,
     ActionFunc,
@@ -25,6 +28,10 @@ from ferrostator.actions import (
     AnyActionFunc,
     AsyncActionFunc,
 )
+
+# When pystator is already imported, our errors become subclasses of its own now
+# (otherwise when its errors module is imported and one of ours is first made).
+_adopt_pystator_errors()
 
 __all__ = [
     "ACTION_PARAMS_KEY",
@@ -43,5 +50,8 @@ __all__ = [
     "FSMError",
     "TransitionResult",
     "__version__",
+    "install",
+    "installed",
     "is_transient_error",
+    "uninstall",
 ]

@@ -58,6 +58,9 @@ __all__ = [
     "ActionNotFoundError",
     "is_transient_error",
     "_restore_error",
+    "_adopt_pystator_errors",
+    "_use_logger",
+    "_trust_pystator_types",
 ]
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -162,6 +165,21 @@ def is_transient_error(exc: BaseException) -> bool:
 def _restore_error(cls: type[_E], args: tuple[Any, ...], state: dict[str, Any]) -> _E:
     """Unpickling helper of FSMError: rebuilds an error without running ``__init__``."""
 
+def _adopt_pystator_errors() -> bool:
+    """Once ``pystator.errors`` is imported (never imported from here): makes
+    ``FSMError`` a subclass of pystator's ``FSMError`` and ``ActionNotFoundError`` one
+    of pystator's ``ActionNotFoundError``, so ``except`` clauses written for pystator
+    catch ferrostator's errors. Returns True once done (or found impossible)."""
+
+def _use_logger(new_logger: Any) -> Any:
+    """Points the actions' log records at ``new_logger`` (a ``logging.Logger``);
+    returns the previous one. Used by ``ferrostator.install()``."""
+
+def _trust_pystator_types(transition_type: type[Any], spec_type: type[Any]) -> None:
+    """Reads instances of exactly these classes (pystator's ``TransitionResult`` and
+    ``ActionSpec``) field by field, with pystator 0.0.25's semantics for
+    ``all_action_specs`` and ``has_params``. Used by ``ferrostator.install()``."""
+
 # ---------------------------------------------------------------------------
 # Structural types accepted where pystator's objects may be passed
 # ---------------------------------------------------------------------------
@@ -181,6 +199,14 @@ class _ActionSpecLike(Protocol):
     def retry(self) -> int: ...
     @property
     def retry_backoff(self) -> float: ...
+
+class _RegistryLike(Protocol):
+    """What the executor asks of a registry other than ferrostator's (pystator's
+    ``ActionRegistry``, say): ``has``, ``get`` and ``is_async``."""
+
+    def has(self, name: str, /) -> bool: ...
+    def get(self, name: str, /) -> Any: ...
+    def is_async(self, name: str, /) -> bool: ...
 
 class _TransitionResultLike(Protocol):
     """What the executor reads from a transition result: ``TransitionResult`` or
@@ -630,6 +656,15 @@ class RegistryCore:
     def __contains__(self, name: object, /) -> bool:
         """Whether an action is registered under ``name``."""
 
+    def __copy__(self) -> Self:
+        """``copy.copy(registry)``: a registry of the same type over the same contents
+        (an action registered through either is seen by both, as with a shallow copy
+        of pystator's registry); the instance ``__dict__`` is copied shallowly."""
+
+    def __deepcopy__(self, memo: dict[int, Any], /) -> Self:
+        """``copy.deepcopy(registry)``: an independent registry holding the same
+        actions, with deep copies of their metadata and of the instance ``__dict__``."""
+
 @disjoint_base
 class ExecutorCore:
     """Executes the actions of transition results with pystator's semantics:
@@ -642,7 +677,7 @@ class ExecutorCore:
 
     def __new__(
         cls,
-        registry: RegistryCore,
+        registry: RegistryCore | _RegistryLike,
         stop_on_error: bool | None = False,
         log_execution: bool | None = True,
         default_mode: ExecutionMode | None = ...,
@@ -651,7 +686,9 @@ class ExecutorCore:
         """Create an executor (None stands for a flag's default).
 
         Args:
-            registry: The ActionRegistry containing the action callables.
+            registry: The ActionRegistry containing the action callables: ferrostator's
+                (read lock-free), or any object with ``has``, ``get`` and ``is_async``
+                methods, such as pystator's ``ActionRegistry`` (asked at each lookup).
             stop_on_error: Halt batch execution on the first failure (default False).
             log_execution: Log skips, permanent errors and exceptions (default True).
             default_mode: Default execution mode for batches (default SEQUENTIAL).
@@ -659,16 +696,17 @@ class ExecutorCore:
                 skipping them (default False).
 
         Raises:
-            TypeError: if ``registry`` is not an ActionRegistry.
+            TypeError: if ``registry`` is neither (the message names its type,
+                module-qualified).
         """
 
     @property
-    def registry(self) -> RegistryCore:
-        """The ActionRegistry the actions are looked up in (TypeError if set to
-        anything else)."""
+    def registry(self) -> RegistryCore | _RegistryLike:
+        """The registry the actions are looked up in (TypeError if set to anything
+        that is not a registry)."""
 
     @registry.setter
-    def registry(self, value: RegistryCore) -> None: ...
+    def registry(self, value: RegistryCore | _RegistryLike) -> None: ...
     @property
     def stop_on_error(self) -> bool:
         """Halt batch execution on the first failure."""
