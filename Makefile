@@ -14,9 +14,21 @@ $(VENV)/.installed: requirements-dev.txt requirements-reference.txt
 	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-reference.txt
 	touch $@
 
+# pystator 0.0.47's contract (ferrostator.v47) is tested and benchmarked in a venv of
+# its own: pystator 0.0.47 and 0.0.25 cannot share one. The extension is the same
+# build: both venvs use python3 and install the package editable from python/.
+V47 := .venvs/v47
+V47_PY := $(V47)/bin/python
+
+$(V47)/.installed: requirements-v47.txt
+	$(PYTHON) -m venv $(V47)
+	$(V47_PY) -m pip install -q --upgrade pip
+	$(V47_PY) -m pip install -q -r requirements-v47.txt
+	touch $@
+
 .PHONY: help
 help: ## Show this help
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv with the build, test and reference packages
@@ -39,11 +51,12 @@ THREADS ?= 4
 PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
 
 .PHONY: test
-test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suite
+test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suite, test-v47
 	$(PY) -m pytest -q
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -q
 	$(PYTEST_THREADS)
 	$(PY) tests/pystator_suite/run_suite.py
+	$(MAKE) --no-print-directory test-v47
 
 $(VENV)/.pystator-suite: requirements-pystator-suite.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-pystator-suite.txt
@@ -55,6 +68,24 @@ $(VENV)/.pystator-suite: requirements-pystator-suite.txt $(VENV)/.installed
 test-pystator-suite: build-dev $(VENV)/.pystator-suite ## pystator's own suite as it is and with ferrostator.install(): same outcomes
 	$(PY) tests/pystator_suite/run_suite.py
 
+.PHONY: build-v47
+build-v47: build-dev $(V47)/.installed ## Install the built extension into .venvs/v47 (pystator 0.0.47's venv)
+	$(V47_PY) -c "import ferrostator.v47" 2>/dev/null || \
+		VIRTUAL_ENV=$(abspath $(V47)) PATH=$(abspath $(V47))/bin:$$PATH $(abspath $(V47))/bin/maturin develop --release -q
+
+.PHONY: test-v47
+test-v47: build-v47 ## pystator 0.0.47's own action tests against ferrostator.v47, then tests_v47 (differential)
+	$(V47_PY) scripts/pystator47_tests.py -q
+	$(V47_PY) -m pytest -q -c tests_v47/pytest.ini tests_v47
+
+$(V47)/.pystator-suite: requirements-pystator-suite.txt $(V47)/.installed
+	$(V47_PY) -m pip install -q -r requirements-pystator-suite.txt "python-socketio>=5.11"
+	touch $@
+
+.PHONY: test-pystator-suite-v47
+test-pystator-suite-v47: build-v47 $(V47)/.pystator-suite ## pystator 0.0.47's whole suite as it is and with install() (~10 min)
+	$(V47_PY) tests/pystator_suite/run_suite.py
+
 .PHONY: test-threads
 test-threads: build-dev ## Build, then run every test body in THREADS (4) threads at once
 	$(PYTEST_THREADS)
@@ -64,8 +95,9 @@ stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k
 	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q -s tests/stress  # -s: prints the figures
 
 .PHONY: bench
-bench: build-dev ## Benchmarks side by side with pystator 0.0.25 (ratio table), then bench-scaling
+bench: build-v47 ## Benchmarks side by side with pystator: 0.0.25 (seed), then 0.0.47 (ferrostator.v47), then bench-scaling
 	$(PY) benches/report.py
+	$(V47_PY) benches/report.py --contract v47
 	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
 	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make bench-scaling builds it)"; fi
 
@@ -91,7 +123,7 @@ bench-scaling: $(FT_VENV)/.installed ## Threads sharing registry, executor and t
 
 .PHONY: clean
 clean: ## Remove build products and the virtualenv
-	rm -rf $(VENV) target dist
+	rm -rf $(VENV) $(V47) target dist
 
 # ---------------------------------------------------------------------------
 # Packaging, compatibility and lint. cargo and maturin honour CARGO_TARGET_DIR from the

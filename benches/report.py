@@ -382,8 +382,13 @@ class Report:
     def header(self) -> None:
         versions = ", ".join(f"{name} {ns.version}" for name, ns in self.impls.items())
         mode = "quick" if self.settings is QUICK else "full"
+        title = (
+            "# ferrostator.v47 vs pystator 0.0.47 (v47 contract)"
+            if workloads.CONTRACT == "v47"
+            else "# ferrostator vs pystator 0.0.25"
+        )
         self.out(
-            "# ferrostator vs pystator 0.0.25",
+            title,
             "",
             f"{versions}; Python {platform.python_version()} on {platform.system()} "
             f"{platform.machine()}, {os.cpu_count()} CPUs; {mode} run: best of "
@@ -416,7 +421,11 @@ class Report:
         floors: dict[str, Runner] = {
             "reg1": sync_runner(workloads.SYNC_ACTIONS[0], (ctx,)),
             "sync9": floor9_runner(workloads.SYNC_ACTIONS, ctx),
-            "sync9p": floor9_runner(workloads.SYNC_ACTIONS, ctx),
+            "sync9p": (
+                sync_runner(workloads.floor9p, (ctx,))
+                if workloads.CONTRACT == "v47"
+                else floor9_runner(workloads.SYNC_ACTIONS, ctx)
+            ),
             "sync9r": floor9_runner(workloads.SYNC_ACTIONS, ctx),
             "seq9a": async_runner(self.loop, workloads.floor9a, (ctx,)),
             "par9a": async_runner(self.loop, workloads.floor_gather9a, (ctx,)),
@@ -695,7 +704,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", metavar="FILE", help="also write the report to FILE")
     parser.add_argument("--memory-probe", metavar="IMPL", help=argparse.SUPPRESS)
     parser.add_argument("--kept", type=int, default=FULL.stream_kept, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--contract",
+        choices=("seed", "v47"),
+        default=workloads.CONTRACT,
+        help="seed: ferrostator vs pystator 0.0.25 (default); v47: ferrostator.v47 vs "
+        "pystator 0.0.47 (run with .venvs/v47/bin/python)",
+    )
     args = parser.parse_args(argv)
+    if args.contract != workloads.CONTRACT:
+        # The workloads read the contract at import (and memory probes run as child
+        # processes): start again with it in the environment.
+        env = dict(os.environ, FERROSTATOR_BENCH_CONTRACT=args.contract)
+        return subprocess.run([sys.executable, *sys.argv], env=env, check=False).returncode
 
     if args.memory_probe:
         memory_probe(args.memory_probe, args.kept)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -36,6 +37,11 @@ from dataclasses import dataclass
 from typing import Any
 
 IMPLEMENTATIONS = ("pystator", "ferrostator")
+
+#: The contract benchmarked: "seed" (ferrostator against pystator 0.0.25) or "v47"
+#: (ferrostator.v47 against pystator 0.0.47, run in the .venvs/v47 venv). Set by
+#: ``report.py --contract`` through the environment, so child processes see it too.
+CONTRACT = os.environ.get("FERROSTATOR_BENCH_CONTRACT", "seed")
 
 # The names both implementations export (ferrostator from its top-level package,
 # pystator from pystator.actions / pystator._types).
@@ -63,7 +69,7 @@ def load_implementation(name: str) -> types.SimpleNamespace:
     ImplementationUnavailable when the implementation does not import.
     """
     if name == "ferrostator":
-        modules = ["ferrostator"]
+        modules = ["ferrostator.v47"] if CONTRACT == "v47" else ["ferrostator"]
     elif name == "pystator":
         modules = ["pystator.actions", "pystator._types"]
     else:
@@ -82,6 +88,8 @@ def load_implementation(name: str) -> types.SimpleNamespace:
                 values[public] = getattr(module, public)
                 break
         else:
+            if public == "ACTION_PARAMS_KEY" and CONTRACT == "v47":
+                continue  # pystator 0.0.47 passes params as keyword arguments
             raise ImplementationUnavailable(f"{name}: does not export {public}")
     ns = types.SimpleNamespace(**values)
     ns.name = name
@@ -138,7 +146,23 @@ SYNC_ACTIONS = tuple(_make_sync_action(i) for i in range(9))
 #: ``async def aN(ctx): return None`` for N in 0..8, registered as "a0".."a8".
 ASYNC_ACTIONS = tuple(_make_async_action(i) for i in range(9))
 
+
+def _make_kwargs_action(i: int) -> Callable[..., None]:
+    def action(ctx: dict[str, Any], **params: Any) -> None:
+        return None
+
+    action.__name__ = action.__qualname__ = f"k{i}"
+    return action
+
+
+#: ``def kN(ctx, **params): return None`` for N in 0..8, registered as "k0".."k8": the
+#: v47 contract's params workloads (pystator 0.0.47 passes params as keyword arguments).
+KWARGS_ACTIONS = tuple(_make_kwargs_action(i) for i in range(9))
+
 SYNC_NAMES = tuple(f.__name__ for f in SYNC_ACTIONS)
+KWARGS_NAMES = tuple(f.__name__ for f in KWARGS_ACTIONS)
+#: The actions of the params workloads (sync9p, the stream's params shape).
+PARAMS_NAMES = KWARGS_NAMES if CONTRACT == "v47" else SYNC_NAMES
 ASYNC_NAMES = tuple(f.__name__ for f in ASYNC_ACTIONS)
 MIXED_NAMES = SYNC_NAMES[:4] + ("sleepy",) + SYNC_NAMES[4:8]
 
@@ -189,10 +213,11 @@ class Bench:
         thread) instead of the module's, so that nothing is shared with other Benches."""
         self.ns = ns
         self.registry = ns.ActionRegistry()
-        actions = SYNC_ACTIONS + ASYNC_ACTIONS
+        actions = SYNC_ACTIONS + ASYNC_ACTIONS + KWARGS_ACTIONS
         if fresh_actions:
             actions = tuple(_make_sync_action(i) for i in range(9))
             actions += tuple(_make_async_action(i) for i in range(9))
+            actions += tuple(_make_kwargs_action(i) for i in range(9))
         for func in actions:
             self.registry.register(func.__name__, func)
         self.registry.register("sleepy", suspending_action)
@@ -200,13 +225,13 @@ class Bench:
         self.context = new_context()
 
         self.tr_sync9 = self.transition(SYNC_NAMES)
-        self.tr_sync9p = self.transition(SYNC_NAMES, params=PARAMS)
+        self.tr_sync9p = self.transition(PARAMS_NAMES, params=PARAMS)
         self.tr_async9 = self.transition(ASYNC_NAMES)
         self.tr_mixed = self.transition(MIXED_NAMES)
         # The stream also uses a transition whose middle phase is declarative
         # effects instead of registered functions.
         self.tr_effects = self.transition(
-            SYNC_NAMES[:3] + SYNC_NAMES[6:],
+            PARAMS_NAMES[:3] + PARAMS_NAMES[6:],
             params=PARAMS,
             middle=(
                 ns.ActionSpec.from_config({"increment": "paid_count"}),
@@ -284,6 +309,13 @@ def execute_and_read(executor: Any, transition: Any, context: Any) -> Any:
 # ---------------------------------------------------------------------------
 # The floor: the same functions called by a bare Python loop
 # ---------------------------------------------------------------------------
+
+
+def floor9p(ctx: dict[str, Any]) -> None:
+    """sync9p's floor under the v47 contract: the 9 kwargs actions called with the
+    params as keyword arguments."""
+    for func in KWARGS_ACTIONS:
+        func(ctx, **PARAMS)
 
 
 def floor9(ctx: dict[str, Any]) -> None:

@@ -16,8 +16,12 @@ pub enum Outcome {
     /// Something around the call raised (the context refused the params key, the
     /// action vanished between attempts, ...): pystator's `except Exception` branch.
     Raised(PyErr),
-    /// The async attempt outlived `spec.timeout`.
+    /// The async attempt outlived `spec.timeout` (or, on pystator 0.0.47's keyword
+    /// params path, the action raised TimeoutError).
     TimedOut,
+    /// A result that ends the action whatever the retry rules say (pystator 0.0.47's
+    /// keyword params path returns these at once, unlogged).
+    Final(Res),
 }
 
 /// What to do after an attempt.
@@ -39,6 +43,7 @@ pub fn after_attempt(
     let last = attempt >= job.retries;
     let name: &Bound<'_, PyString> = &job.name;
     match outcome {
+        Outcome::Final(result) => Ok(Next::Done(result)),
         Outcome::Result(result) => {
             if result.ok() || last {
                 return Ok(Next::Done(result));
@@ -158,4 +163,35 @@ pub fn finish_params(
         Err(err) if is_exception(py, &err) => Ok(Outcome::Raised(err)),
         Err(err) => Err(err),
     }
+}
+
+/// `func(ctx, **params)`: the call of pystator 0.0.47's keyword params path.
+pub fn call_with_kwargs<'py>(
+    func: &Bound<'py, PyAny>,
+    ctx: &Bound<'py, PyAny>,
+    params: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = func.py();
+    let kwargs = match params.cast_exact::<PyDict>() {
+        Ok(d) => d.clone(),
+        Err(_) => {
+            let d = PyDict::new(py);
+            d.update(params.cast::<pyo3::types::PyMapping>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "argument after ** must be a mapping, not {}",
+                    crate::util::type_name(params)
+                ))
+            })?)?;
+            d
+        }
+    };
+    func.call((ctx,), Some(&kwargs))
+}
+
+/// TypeError for params given to an action whose signature takes no keyword arguments.
+pub fn kwargs_refused(py: Python<'_>, name: &Bound<'_, PyString>) -> Res {
+    let err = pyo3::exceptions::PyTypeError::new_err(format!(
+        "Action '{name}' has params but its callable does not accept keyword arguments"
+    ));
+    Res::failed(name.clone().into_any().unbind(), err.into_value(py).into_any())
 }

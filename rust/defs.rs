@@ -98,6 +98,8 @@ pub fn export(module: &Bound<'_, PyModule>) -> PyResult<()> {
         "_restore_error",
         "_adopt_pystator_errors",
         "_use_logger",
+        "_V47ErrorCode",
+        "_v47_import",
     ] {
         if let Some(value) = namespace.get_item(name)? {
             module.add(name, value)?;

@@ -23,7 +23,11 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::attempt::{after_attempt, backoff_delay, finish_params, pop_params, set_params, Next, Outcome};
+use crate::attempt::{
+    after_attempt, backoff_delay, call_with_kwargs, finish_params, kwargs_refused, pop_params, set_params, Next,
+    Outcome,
+};
+use crate::contract::call_prelude;
 use crate::defs::defs;
 use crate::executor::{Executor, Prepared};
 use crate::registry::{Entry, Handle, Registry};
@@ -236,11 +240,28 @@ enum Stage {
     Sleeping(Py<PyAny>),
 }
 
+/// What the awaitable an action is awaiting stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Awaited {
+    /// The action's own awaitable (its exception is a failed result).
+    Action,
+    /// pystator 0.0.47's keyword params path (its exception is caught as raised:
+    /// logged, TimeoutError made a timeout).
+    Kwargs,
+    /// A 0.0.47 built-in action's runner: returns an ActionResult, its exceptions
+    /// propagate.
+    Builtin,
+}
+
 struct Action {
     job: OwnedJob,
     attempt: u64,
     entry: Option<Arc<Entry>>,
     stage: Stage,
+    awaited: Awaited,
+    /// The executor sets `context["_action_params"]` for this action (the seed
+    /// contract; 0.0.47's passes params as keyword arguments).
+    sets_params: bool,
     /// For an item of a batch that began with the params key set: that value (the
     /// view of the key its attempts get when its spec has no params).
     inherited: Prior,
@@ -296,8 +317,71 @@ fn is_timeout(py: Python<'_>, err: &PyErr) -> PyResult<bool> {
 }
 
 impl Action {
-    fn new(job: OwnedJob, entry: Option<Arc<Entry>>, inherited: Prior) -> Self {
-        Self { job, attempt: 0, entry, stage: Stage::Start, inherited }
+    fn new(job: OwnedJob, entry: Option<Arc<Entry>>, inherited: Prior, exec: Option<&Executor>) -> Self {
+        let kwargs = exec.is_some_and(|e| e.contract().params_as_kwargs());
+        let sets_params = job.params.is_some() && !kwargs;
+        // 0.0.47's contract never touches the params key: nothing to inherit.
+        let inherited = if kwargs { None } else { inherited };
+        Self { job, attempt: 0, entry, stage: Stage::Start, awaited: Awaited::Action, sets_params, inherited }
+    }
+
+    /// A 0.0.47 built-in action, awaiting its runner.
+    fn builtin(job: OwnedJob, runner: Bound<'_, PyAny>) -> PyResult<Self> {
+        let scoped = Scoped { iter: await_iter(&runner)?.unbind(), view: None };
+        Ok(Self {
+            job,
+            attempt: 0,
+            entry: None,
+            stage: Stage::Awaiting(scoped),
+            awaited: Awaited::Builtin,
+            sets_params: false,
+            inherited: None,
+        })
+    }
+
+    /// One attempt on pystator 0.0.47's keyword params path (`func(ctx, **params)`,
+    /// awaited when it returns an awaitable; no timeout).
+    fn begin_kwargs(&mut self, py: Python<'_>, exec: &Executor, ctx: &Bound<'_, PyAny>) -> PyResult<Option<Outcome>> {
+        let entry = match exec.entry_for_attempt(py, &self.job.bind(py), self.entry.take()) {
+            Ok(entry) => entry,
+            Err(err) => return Ok(Some(Outcome::Raised(err))),
+        };
+        if !entry.accepts_kwargs {
+            return Ok(Some(Outcome::Result(kwargs_refused(py, self.job.name.bind(py)))));
+        }
+        if let Err(err) = crate::stack::check() {
+            return Ok(Some(Outcome::Raised(err)));
+        }
+        let params = match &self.job.params {
+            Some(params) => params.bind(py),
+            None => return Err(PyRuntimeError::new_err("the keyword params path needs params")),
+        };
+        let raised = |err: PyErr| -> PyResult<Option<Outcome>> {
+            if !is_exception(py, &err) {
+                return Err(err);
+            }
+            if is_timeout(py, &err)? {
+                return Ok(Some(Outcome::TimedOut));
+            }
+            Ok(Some(Outcome::Raised(err)))
+        };
+        let value = match call_with_kwargs(entry.func.bind(py), ctx, params) {
+            Ok(value) => value,
+            Err(err) => return raised(err),
+        };
+        if is_awaitable(&value)? {
+            let iter = match await_iter(&value) {
+                Ok(iter) => iter,
+                Err(err) => return raised(err),
+            };
+            self.stage = Stage::Awaiting(Scoped { iter: iter.unbind(), view: None });
+            self.awaited = Awaited::Kwargs;
+            return Ok(None);
+        }
+        if entry.is_async {
+            return raised(not_awaitable(&value));
+        }
+        self.ok(py, value).map(Some)
     }
 
     /// An attempt's view of the params key (its params, or the inherited value when it
@@ -357,7 +441,13 @@ impl Action {
                 }
             };
         }
-        let has_params = self.job.params.is_some();
+        self.awaited = Awaited::Action;
+        if let Some(exec) = exec {
+            if self.job.params.is_some() && exec.contract().params_as_kwargs() {
+                return self.begin_kwargs(py, exec, ctx);
+            }
+        }
+        let has_params = self.sets_params;
         let mut view = match self.view(py, ctx) {
             Ok(view) => view,
             Err(err) => return Ok(Some(Outcome::Raised(err))),
@@ -434,14 +524,23 @@ impl Action {
                         Sent::Raised(err) => Err(err),
                     };
                     let mut view = scoped.view.take();
-                    let outcome = match ended {
-                        Ok(v) => self.ok(py, v),
-                        Err(err) if is_exception(py, &err) => self.fail(py, err),
-                        Err(err) => Err(err),
-                    };
                     self.stage = Stage::Start;
+                    let outcome = match (ended, self.awaited) {
+                        (Ok(v), Awaited::Builtin) => return Ok(ActionStep::Done(Res::from_object(&v)?)),
+                        (Err(err), Awaited::Builtin) => return Err(err),
+                        (Ok(v), _) => self.ok(py, v),
+                        (Err(err), Awaited::Kwargs) if is_exception(py, &err) => {
+                            if is_timeout(py, &err)? {
+                                Ok(Outcome::TimedOut)
+                            } else {
+                                Ok(Outcome::Raised(err))
+                            }
+                        }
+                        (Err(err), _) if is_exception(py, &err) => self.fail(py, err),
+                        (Err(err), _) => Err(err),
+                    };
                     match kind {
-                        Kind::Executor => end_attempt(py, ctx, self.job.params.is_some(), view.as_mut(), outcome)?,
+                        Kind::Executor => end_attempt(py, ctx, self.sets_params, view.as_mut(), outcome)?,
                         Kind::Registry { .. } => outcome?,
                     }
                 }
@@ -460,7 +559,7 @@ impl Action {
                         Sent::Raised(err) => Err(err),
                     };
                     self.stage = Stage::Start;
-                    finish_params(py, ctx, self.job.params.is_some(), outcome)?
+                    finish_params(py, ctx, self.sets_params, outcome)?
                 }
                 Stage::Sleeping(inner) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
@@ -495,6 +594,7 @@ impl Action {
                         }
                         Outcome::Raised(err) => Err(err),
                         Outcome::TimedOut => Err(PyTimeoutError::new_err("timed out")),
+                        Outcome::Final(result) => Ok(ActionStep::Done(result)),
                     };
                 }
                 Kind::Executor => {
@@ -519,7 +619,7 @@ impl Action {
 
     /// Closes whatever the action is suspended in (pystator's `finally` pops params).
     fn close(&mut self, py: Python<'_>, kind: Kind, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
-        let pops = self.job.params.is_some() && matches!(kind, Kind::Executor);
+        let pops = self.sets_params && matches!(kind, Kind::Executor);
         match std::mem::replace(&mut self.stage, Stage::Start) {
             Stage::Start => Ok(()),
             Stage::Sleeping(inner) => close_iter(inner.bind(py)),
@@ -778,6 +878,8 @@ pub enum Item {
     Prepared(OwnedJob, Arc<Entry>),
     /// Resolved; prepare when its turn comes.
     Job(OwnedJob),
+    /// Resolved, and found to be one of pystator 0.0.47's built-in actions.
+    Builtin(OwnedJob),
 }
 
 /// What the driver returns when every action has run.
@@ -846,7 +948,8 @@ impl Driver {
     }
 
     fn action(&self, py: Python<'_>, job: OwnedJob, entry: Option<Arc<Entry>>) -> Action {
-        Action::new(job, entry, self.inherited.as_ref().map(|v| v.clone_ref(py)))
+        let exec = self.executor.as_ref().map(|e| e.get());
+        Action::new(job, entry, self.inherited.as_ref().map(|v| v.clone_ref(py)), exec)
     }
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -871,16 +974,19 @@ impl Driver {
     /// Turns the next item into an action, or a result when nothing is to be awaited.
     fn start_item(&mut self, py: Python<'_>, item: Item) -> PyResult<Result<Action, Res>> {
         let ctx = self.context.bind(py);
+        let exec = self.executor.as_ref().map(|e| e.get());
+        let contract = exec.map_or(crate::contract::Contract::Seed, Executor::contract);
         let (owned, object);
         let job = match item {
             Item::Prepared(job, entry) => return Ok(Ok(self.action(py, job, Some(entry)))),
+            Item::Builtin(job) => return Ok(Ok(self.start_builtin(py, job.bind(py))?)),
             Item::Job(job) => {
                 owned = job;
                 owned.bind(py)
             }
             Item::Spec(spec) => {
                 object = spec.into_bound(py);
-                Job::from_spec(&object, true)?
+                Job::from_spec(&object, true, contract)?
             }
             Item::Name(name) => {
                 object = name.into_bound(py);
@@ -890,14 +996,22 @@ impl Driver {
         if let Kind::Registry { .. } = self.kind {
             return Ok(Ok(self.action(py, job.unbind(), None)));
         }
-        let exec = self.executor.as_ref().map(|e| e.get());
         match exec {
             Some(exec) => match exec.prepare(py, &job, ctx, &mut None)? {
                 Prepared::Done(result) => Ok(Err(result)),
                 Prepared::Run(entry) => Ok(Ok(self.action(py, job.unbind(), Some(entry.clone())))),
+                Prepared::Builtin => Ok(Ok(self.start_builtin(py, job)?)),
             },
             None => Err(PyRuntimeError::new_err("no executor")),
         }
+    }
+
+    /// Starts a 0.0.47 built-in action: its runner (a coroutine of the prelude) awaited.
+    fn start_builtin(&self, py: Python<'_>, job: Job<'_, '_>) -> PyResult<Action> {
+        let exec = self.executor.as_ref().ok_or_else(|| PyRuntimeError::new_err("no executor"))?.bind(py);
+        let args = Executor::builtin_args(exec, &job, self.context.bind(py))?;
+        let runner = call_prelude(py, "_v47_builtin_async", args)?;
+        Action::builtin(job.unbind(), runner)
     }
 
     fn record(&mut self, result: Res) {
@@ -970,6 +1084,7 @@ impl Driver {
             visit.call(er)?;
         }
         if let Some(action) = &self.current {
+            action.job.traverse(visit)?;
             visit.call(&action.inherited)?;
             match &action.stage {
                 Stage::Awaiting(scoped) => scoped.traverse(visit)?,

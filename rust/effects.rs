@@ -1,5 +1,6 @@
 //! Declarative `_effect.<type>` actions: inline context mutations that need no
-//! registered function (set, timestamp, increment, decrement, append, clear).
+//! registered function (set, timestamp, increment, decrement, append, clear; pystator
+//! 0.0.47's contract adds compute, and type checks for increment/decrement/append).
 //!
 //! Exact dicts take the C-API fast path; any other context object is driven through
 //! its methods, so subclasses and mappings behave as their methods say.
@@ -8,6 +9,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping};
 
+use crate::contract::{call_prelude, Contract};
 use crate::results::Res;
 use crate::util::{datetime_from_us, is_exception, now_us};
 
@@ -30,9 +32,32 @@ fn set_item(ctx: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>, value: &Bound<'_, Py
     ctx.set_item(key, value)
 }
 
-/// Applies one effect to the context. `Err` is the effect's error.
-pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+/// 0.0.47: the value increment/decrement works on, which must be a number (not a bool).
+fn numeric_value<'py>(
+    effect: &str,
+    key: &Bound<'py, PyAny>,
+    current: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    let py = current.py();
+    let numeric = current.is_exact_instance_of::<PyInt>()
+        || current.is_exact_instance_of::<PyFloat>()
+        || (!current.is_instance_of::<PyBool>()
+            && current.is_instance(&py.import(intern!(py, "numbers"))?.getattr(intern!(py, "Number"))?)?);
+    if !numeric {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "Cannot {effect} field '{}': expected a numeric value, got {}",
+            key.str()?,
+            current.get_type().name()?
+        )));
+    }
+    Ok(current)
+}
+
+/// Applies one effect to the context under `contract`. `Err` is the effect's error.
+pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>, contract: Contract) -> PyResult<()> {
     let py = ctx.py();
+    let checked = contract.checks_effect_values();
     match effect {
         "set" => match (ctx.cast_exact::<PyDict>(), params.cast::<PyMapping>()) {
             (Ok(d), Ok(m)) => d.update(m),
@@ -45,7 +70,10 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) ->
         }
         "increment" | "decrement" => {
             let key = field(params, "field")?;
-            let current = get_or(ctx, &key, 0i32.into_pyobject(py)?.into_any())?;
+            let mut current = get_or(ctx, &key, 0i32.into_pyobject(py)?.into_any())?;
+            if checked {
+                current = numeric_value(effect, &key, current)?;
+            }
             let next = if effect == "increment" { current.add(1)? } else { current.sub(1)? };
             set_item(ctx, &key, &next)
         }
@@ -62,6 +90,13 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) ->
                 },
                 Err(_) => ctx.call_method1(intern!(py, "setdefault"), (&key, PyList::empty(py)))?,
             };
+            if checked && !list.is_instance_of::<PyList>() {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "Cannot append to field '{}': expected a list value, got {}",
+                    key.str()?,
+                    list.get_type().name()?
+                )));
+            }
             let append = list.getattr(intern!(py, "append"))?;
             append.call1((field(params, "value")?,)).map(drop)
         }
@@ -77,6 +112,9 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) ->
                 Err(_) => ctx.call_method1(intern!(py, "pop"), (key, py.None())).map(drop),
             }
         }
+        "compute" if contract.effect_types().contains(&"compute") => {
+            call_prelude(py, "_v47_compute", pyo3::types::PyTuple::new(py, [params, ctx])?).map(drop)
+        }
         other => Err(pyo3::exceptions::PyValueError::new_err(format!("Unknown effect type: {other}"))),
     }
 }
@@ -89,6 +127,7 @@ pub fn run(
     effect: &str,
     params: Option<&Bound<'_, PyAny>>,
     ctx: &Bound<'_, PyAny>,
+    contract: Contract,
 ) -> PyResult<Res> {
     let empty;
     let params = match params {
@@ -98,9 +137,17 @@ pub fn run(
             &empty
         }
     };
-    match apply(effect, params, ctx) {
+    match apply(effect, params, ctx, contract) {
         Ok(()) => Ok(Res::succeeded(name.clone().unbind(), py.None())),
         Err(err) if is_exception(py, &err) => Ok(Res::failed(name.clone().unbind(), err.into_value(py).into_any())),
         Err(err) => Err(err),
     }
+}
+
+/// `ferrostator.v47.apply_effect(effect_type, params, ctx)`: applies a declarative
+/// effect to a context, as pystator 0.0.47's `pystator.effects.apply_effect`.
+#[pyfunction]
+pub fn apply_effect(effect_type: &Bound<'_, PyAny>, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+    let effect = effect_type.str()?;
+    apply(effect.to_str()?, params, ctx, Contract::V47)
 }

@@ -7,17 +7,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-use crate::attempt::{after_attempt, backoff_delay, finish_params, set_params, Next, Outcome};
+use crate::attempt::{
+    after_attempt, backoff_delay, call_with_kwargs, finish_params, kwargs_refused, set_params, Next, Outcome,
+};
+use crate::contract::{call_prelude, Contract, MAX_BRANCH_DEPTH};
 use crate::defs::defs;
 use crate::effects;
 use crate::registry::{foreign_lookup, Called, Entry, Handle, Registry, Snapshot};
 use crate::results::{result_succeeded, ActionResult, ExecutionResult, Mode, Res};
-use crate::spec::{spec_list, Job, TransitionView, EFFECT_PREFIX};
-use crate::util::{action_not_found, log, type_error};
+use crate::spec::{spec_list, ActionSpec47, Job, TransitionView, EFFECT_PREFIX};
+use crate::util::{action_not_found, close_iter, is_awaitable, is_exception, log, type_error};
 use crate::util::{name_key, now_us};
 
 /// Executes actions from transition results.
@@ -30,6 +33,8 @@ pub struct Executor {
     stop_on_error: AtomicBool,
     log_execution: AtomicBool,
     strict: AtomicBool,
+    /// The pystator release whose semantics this executor follows.
+    contract: Contract,
 }
 
 /// A job after the registry was consulted.
@@ -38,6 +43,8 @@ pub enum Prepared<'v> {
     Done(Res),
     /// Registered: run it.
     Run(&'v Arc<Entry>),
+    /// One of pystator 0.0.47's built-in actions (`_http`, `_code`, `_branch`).
+    Builtin,
 }
 
 /// The registry as a run of actions reads it: the executor's registry and a snapshot
@@ -100,6 +107,42 @@ impl Executor {
         view.as_mut().ok_or_else(cleared)
     }
 
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
+    /// Whether this executor sets `context["_action_params"]` for the job (the
+    /// seed contract; 0.0.47's passes params as keyword arguments).
+    pub fn sets_params(&self, job: &Job<'_, '_>) -> bool {
+        job.params.is_some() && !self.contract.params_as_kwargs()
+    }
+
+    /// Whether the job takes pystator 0.0.47's keyword params path.
+    pub fn kwargs_path(&self, job: &Job<'_, '_>) -> bool {
+        job.params.is_some() && self.contract.params_as_kwargs()
+    }
+
+    /// The arguments of the prelude's built-in action runners.
+    pub fn builtin_args<'py>(
+        slf: &Bound<'py, Self>,
+        job: &Job<'_, 'py>,
+        ctx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        let py = slf.py();
+        let source = job.spec_object().ok_or_else(|| PyRuntimeError::new_err("a built-in action needs its spec"))?;
+        PyTuple::new(
+            py,
+            [
+                slf.clone().into_any(),
+                source.clone(),
+                ctx.clone(),
+                job.depth.into_pyobject(py)?.into_any(),
+                MAX_BRANCH_DEPTH.into_pyobject(py)?.into_any(),
+                py.get_type::<ActionSpec47>().into_any(),
+            ],
+        )
+    }
+
     pub fn stop_on_error(&self) -> bool {
         self.stop_on_error.load(Ordering::Relaxed)
     }
@@ -118,6 +161,13 @@ impl Executor {
         view: &'v mut Option<RegistryView>,
     ) -> PyResult<Prepared<'v>> {
         let name: &Bound<'_, PyString> = &job.name;
+        if let Some(when) = &job.when {
+            let args = PyTuple::new(py, [when.as_any(), ctx])?;
+            if !call_prelude(py, "_v47_evaluate_when", args)?.is_truthy()? {
+                let reason = PyString::new(py, "when_condition_false").into_any().unbind();
+                return Ok(Prepared::Done(Res::skipped(name.clone().into_any().unbind(), reason)));
+            }
+        }
         let computed;
         let key: &[u8] = match &job.spec {
             Some(spec) => &spec.get().key,
@@ -126,10 +176,13 @@ impl Executor {
                 &computed
             }
         };
+        if self.contract.is_builtin_action(key) && (job.spec.is_some() || job.source.is_some()) {
+            return Ok(Prepared::Builtin);
+        }
         if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {
             let params = job.params.as_deref();
             let effect = String::from_utf8_lossy(effect);
-            return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx)?));
+            return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx, self.contract)?));
         }
         let RegistryView { handle, table, fetched, .. } = self.current_view(view)?;
         let found = match (table, handle.as_deref()) {
@@ -189,6 +242,9 @@ impl Executor {
         ctx: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
         let name = job.name.as_any();
+        if self.kwargs_path(job) {
+            return self.attempt_kwargs_sync(py, job, first, ctx);
+        }
         // Setting the key is outside the `try/finally` that pops it: a context that
         // refuses the key is not asked to pop it.
         if let Some(params) = &job.params {
@@ -218,18 +274,77 @@ impl Executor {
         finish_params(py, ctx, job.params.is_some(), outcome)
     }
 
-    /// Runs one job synchronously with retries (`time.sleep` between attempts, looked
-    /// up at each sleep so tests can patch it).
-    pub fn run_sync(
+    /// One synchronous attempt on pystator 0.0.47's keyword params path: the action is
+    /// called `func(ctx, **params)` if its signature takes keyword arguments; an async
+    /// action, or an awaitable returned, fails at once (no retry, nothing logged); an
+    /// exception raised is logged with its traceback and retried when transient.
+    fn attempt_kwargs_sync(
         &self,
         py: Python<'_>,
         job: &Job<'_, '_>,
+        first: Option<&Entry>,
         ctx: &Bound<'_, PyAny>,
+    ) -> PyResult<Outcome> {
+        let name: &Bound<'_, PyString> = &job.name;
+        let params = match &job.params {
+            Some(params) => params,
+            None => return Err(PyRuntimeError::new_err("the keyword params path needs params")),
+        };
+        let again: Arc<Entry>;
+        let entry = match first {
+            Some(entry) => entry,
+            None => match self.entry_for_attempt(py, job, None) {
+                Ok(entry) => {
+                    again = entry;
+                    &*again
+                }
+                Err(err) => return Ok(Outcome::Raised(err)),
+            },
+        };
+        if !entry.accepts_kwargs {
+            return Ok(Outcome::Result(kwargs_refused(py, name)));
+        }
+        let fail_now = |message: String| {
+            let err = PyRuntimeError::new_err(message);
+            Outcome::Final(Res::failed(name.clone().into_any().unbind(), err.into_value(py).into_any()))
+        };
+        if entry.is_async {
+            return Ok(fail_now(format!("Action '{name}' is async and cannot be executed synchronously")));
+        }
+        if let Err(err) = crate::stack::check() {
+            return Ok(Outcome::Raised(err));
+        }
+        let value = match call_with_kwargs(entry.func.bind(py), ctx, params) {
+            Ok(value) => value,
+            Err(err) if is_exception(py, &err) => return Ok(Outcome::Raised(err)),
+            Err(err) => return Err(err),
+        };
+        if is_awaitable(&value)? {
+            if let Err(err) = close_iter(&value) {
+                return if is_exception(py, &err) { Ok(Outcome::Raised(err)) } else { Err(err) };
+            }
+            return Ok(fail_now(format!("Action '{name}' returned an awaitable in synchronous execution")));
+        }
+        Ok(Outcome::Result(Res::succeeded(name.clone().into_any().unbind(), value.unbind())))
+    }
+
+    /// Runs one job synchronously with retries (`time.sleep` between attempts, looked
+    /// up at each sleep so tests can patch it).
+    pub fn run_sync<'py>(
+        slf: &Bound<'py, Self>,
+        job: &Job<'_, 'py>,
+        ctx: &Bound<'py, PyAny>,
         view: &mut Option<RegistryView>,
     ) -> PyResult<Res> {
-        let mut first = match self.prepare(py, job, ctx, view)? {
+        let py = slf.py();
+        let this = slf.get();
+        let mut first = match this.prepare(py, job, ctx, view)? {
             Prepared::Done(result) => return Ok(result),
             Prepared::Run(entry) => Some(&**entry),
+            Prepared::Builtin => {
+                let out = call_prelude(py, "_v47_builtin_sync", Self::builtin_args(slf, job, ctx)?)?;
+                return Res::from_object(&out);
+            }
         };
         let mut attempt = 0u64;
         loop {
@@ -237,8 +352,8 @@ impl Executor {
                 let delay = backoff_delay(py, job, attempt)?;
                 defs(py)?.time_module.bind(py).getattr(pyo3::intern!(py, "sleep"))?.call1((delay,))?;
             }
-            let outcome = self.attempt_sync(py, job, first.take(), ctx)?;
-            match after_attempt(py, job, attempt, outcome, self.log_execution())? {
+            let outcome = this.attempt_sync(py, job, first.take(), ctx)?;
+            match after_attempt(py, job, attempt, outcome, this.log_execution())? {
                 Next::Done(result) => return Ok(result),
                 Next::Retry => attempt += 1,
             }
@@ -247,17 +362,17 @@ impl Executor {
 
     /// Runs specs in order, honouring stop_on_error.
     fn run_specs<'s, 'py: 's>(
-        &self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         specs: impl ExactSizeIterator<Item = &'s Bound<'py, PyAny>>,
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<Res>> {
         let mut out = Vec::with_capacity(specs.len());
         let mut view = None;
+        let contract = slf.get().contract;
         for spec in specs {
-            let job = Job::from_spec(spec, false)?;
-            let result = self.run_sync(py, &job, ctx, &mut view)?;
-            let stop = !result.ok() && self.stop_on_error();
+            let job = Job::from_spec(spec, false, contract)?;
+            let result = Self::run_sync(slf, &job, ctx, &mut view)?;
+            let stop = !result.ok() && slf.get().stop_on_error();
             out.push(result);
             if stop {
                 break;
@@ -266,21 +381,58 @@ impl Executor {
         Ok(out)
     }
 
-    pub fn execute_transition(
-        &self,
-        py: Python<'_>,
-        tr: &Bound<'_, PyAny>,
-        ctx: &Bound<'_, PyAny>,
+    pub fn execute_transition<'py>(
+        slf: &Bound<'py, Self>,
+        tr: &Bound<'py, PyAny>,
+        ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Py<ExecutionResult>> {
+        let py = slf.py();
         let started = now_us();
         let view = TransitionView::new(tr);
         let results = if view.success()? {
             let specs = view.all_specs()?;
-            self.run_specs(py, ExactLen(specs.iter(), specs.len()), ctx)?
+            Self::run_specs(slf, ExactLen(specs.iter(), specs.len()), ctx)?
         } else {
             Vec::new()
         };
-        ExecutionResult::finished(py, tr.clone().unbind(), Mode::Sequential, results, started)
+        ExecutionResult::finished(py, tr.clone().unbind(), Mode::Sequential, results, started, slf.get().contract)
+    }
+
+    /// `execute_action_spec` with the number of enclosing `_branch` actions.
+    pub fn execute_action_spec_at<'py>(
+        slf: &Bound<'py, Self>,
+        action: &Bound<'py, PyAny>,
+        context: &Bound<'py, PyAny>,
+        depth: i64,
+    ) -> PyResult<Py<ActionResult>> {
+        let mut job = Job::from_spec(action, false, slf.get().contract)?;
+        job.depth = depth;
+        Self::run_sync(slf, &job, context, &mut None)?.into_object(slf.py())
+    }
+
+    fn with_contract(
+        py: Python<'_>,
+        contract: Contract,
+        registry: &Bound<'_, PyAny>,
+        stop_on_error: Option<&Bound<'_, PyAny>>,
+        log_execution: Option<&Bound<'_, PyAny>>,
+        default_mode: Option<Py<PyAny>>,
+        strict: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let flag = |value: Option<&Bound<'_, PyAny>>, default: bool| value.map_or(Ok(default), |v| v.is_truthy());
+        let default_mode = match default_mode {
+            Some(mode) => mode,
+            None => defs(py)?.mode_sequential.clone_ref(py),
+        };
+        Ok(Self {
+            registry: ArcSwapOption::from_pointee(check_registry(registry, contract)?),
+            registry_generation: AtomicU64::new(0),
+            default_mode: ArcSwapOption::from_pointee(default_mode),
+            stop_on_error: AtomicBool::new(flag(stop_on_error, false)?),
+            log_execution: AtomicBool::new(flag(log_execution, true)?),
+            strict: AtomicBool::new(flag(strict, false)?),
+            contract,
+        })
     }
 }
 
@@ -307,6 +459,27 @@ fn cleared() -> PyErr {
     PyRuntimeError::new_err("this executor has no registry (it was cleared)")
 }
 
+/// The registry: ours must be of the executor's contract (a 0.0.47 registry inspects
+/// signatures for keyword params, a seed one does not); any other object with
+/// `has`, `get` and `is_async` (pystator's own ActionRegistry) is asked at each lookup.
+fn check_registry(registry: &Bound<'_, PyAny>, contract: Contract) -> PyResult<Handle> {
+    if let Ok(ours) = registry.cast::<Registry>() {
+        let theirs = ours.get().contract();
+        if theirs != contract {
+            let expected = match contract {
+                Contract::Seed => "a ferrostator.actions ActionRegistry",
+                Contract::V47 => "a ferrostator.v47 ActionRegistry",
+            };
+            return Err(PyTypeError::new_err(format!(
+                "registry must be {expected} (pystator {} contract), got one of pystator {}'s contract",
+                contract.version(),
+                theirs.version()
+            )));
+        }
+    }
+    Handle::from_object(registry)
+}
+
 #[pymethods]
 impl Executor {
     #[new]
@@ -322,19 +495,7 @@ impl Executor {
         default_mode: Option<Py<PyAny>>,
         strict: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let flag = |value: Option<&Bound<'_, PyAny>>, default: bool| value.map_or(Ok(default), |v| v.is_truthy());
-        let default_mode = match default_mode {
-            Some(mode) => mode,
-            None => defs(py)?.mode_sequential.clone_ref(py),
-        };
-        Ok(Self {
-            registry: ArcSwapOption::from_pointee(Handle::from_object(registry)?),
-            registry_generation: AtomicU64::new(0),
-            default_mode: ArcSwapOption::from_pointee(default_mode),
-            stop_on_error: AtomicBool::new(flag(stop_on_error, false)?),
-            log_execution: AtomicBool::new(flag(log_execution, true)?),
-            strict: AtomicBool::new(flag(strict, false)?),
-        })
+        Self::with_contract(py, Contract::Seed, registry, stop_on_error, log_execution, default_mode, strict)
     }
 
     /// The ActionRegistry the actions are looked up in.
@@ -345,7 +506,7 @@ impl Executor {
 
     #[setter(registry)]
     fn set_registry(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.set_registry_to(Some(Handle::from_object(value)?));
+        self.set_registry_to(Some(check_registry(value, self.contract)?));
         Ok(())
     }
 
@@ -402,16 +563,16 @@ impl Executor {
     /// Execute all actions of a transition result sequentially. A failed transition
     /// executes nothing.
     fn execute(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         transition_result: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<ExecutionResult>> {
-        self.execute_transition(py, transition_result, context)
+        Self::execute_transition(slf, transition_result, context)
     }
 
     /// Execute many (transition_result, context) pairs in order, in one call.
-    fn execute_many(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+    fn execute_many(slf: &Bound<'_, Self>, items: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        let py = slf.py();
         let out = PyList::empty(py);
         for item in items.try_iter()? {
             let item = item?;
@@ -421,24 +582,24 @@ impl Executor {
                 return Err(pair());
             };
             let (tr, ctx) = (tr?, ctx?);
-            out.append(self.execute_transition(py, &tr, &ctx)?)?;
+            out.append(Self::execute_transition(slf, &tr, &ctx)?)?;
         }
         Ok(out.unbind())
     }
 
     /// Execute specific actions by name sequentially (no params, no retries).
     fn execute_specific(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         action_names: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyList>> {
+        let py = slf.py();
         let out = PyList::empty(py);
         let mut view = None;
         for name in action_names.try_iter()? {
             let name = name?;
             let job = Job::from_name(&name)?;
-            out.append(self.run_sync(py, &job, context, &mut view)?.into_object(py)?)?;
+            out.append(Self::run_sync(slf, &job, context, &mut view)?.into_object(py)?)?;
         }
         Ok(out.unbind())
     }
@@ -448,10 +609,13 @@ impl Executor {
         let registry = self.handle(py)?;
         let missing = PyList::empty(py);
         for spec in TransitionView::new(transition_result).all_specs()?.iter() {
-            let job = Job::from_spec(spec, false)?;
+            let job = Job::from_spec(spec, false, self.contract)?;
             let name: &Bound<'_, PyString> = &job.name;
             let key = name_key(name)?;
-            if !key.starts_with(EFFECT_PREFIX.as_bytes()) && !registry.has(py, name)? {
+            let registered = key.starts_with(EFFECT_PREFIX.as_bytes())
+                || self.contract.is_builtin_action(&key)
+                || registry.has(py, name)?;
+            if !registered {
                 missing.append(name)?;
             }
         }
@@ -460,23 +624,22 @@ impl Executor {
 
     /// Execute a single ActionSpec synchronously (params and retries apply).
     fn execute_action_spec(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         action: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<ActionResult>> {
-        self.run_sync(py, &Job::from_spec(action, false)?, context, &mut None)?.into_object(py)
+        Self::execute_action_spec_at(slf, action, context, 0)
     }
 
     /// Execute several ActionSpecs sequentially, honouring stop_on_error.
     fn execute_action_specs(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         actions: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyList>> {
+        let py = slf.py();
         let specs = spec_list("actions", actions)?;
-        let results = self.run_specs(py, specs.iter(), context)?;
+        let results = Self::run_specs(slf, specs.iter(), context)?;
         let objects = results.into_iter().map(|r| r.into_object(py)).collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, objects)?.unbind())
     }
@@ -508,5 +671,46 @@ impl Executor {
     fn __clear__(&self) {
         self.set_registry_to(None);
         self.default_mode.store(None);
+    }
+}
+
+/// pystator 0.0.47's executor core (`ferrostator.v47.ActionExecutor`): the same
+/// core, with that contract.
+#[pyclass(name = "ExecutorCore47", module = "ferrostator._core", extends = Executor, frozen, subclass)]
+pub struct Executor47;
+
+#[pymethods]
+impl Executor47 {
+    #[new]
+    #[pyo3(signature = (registry, stop_on_error = None, log_execution = None, default_mode = None, strict = None))]
+    #[pyo3(
+        text_signature = "(registry, stop_on_error=False, log_execution=True, default_mode=ExecutionMode.SEQUENTIAL, strict=False)"
+    )]
+    fn py_new(
+        py: Python<'_>,
+        registry: &Bound<'_, PyAny>,
+        stop_on_error: Option<&Bound<'_, PyAny>>,
+        log_execution: Option<&Bound<'_, PyAny>>,
+        default_mode: Option<Py<PyAny>>,
+        strict: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let core =
+            Executor::with_contract(py, Contract::V47, registry, stop_on_error, log_execution, default_mode, strict)?;
+        Ok(PyClassInitializer::from(core).add_subclass(Executor47))
+    }
+
+    /// Execute a single ActionSpec synchronously: its `when`, built-in actions,
+    /// effects, keyword params and retries apply. `branch_enclosing_depth` counts the
+    /// `_branch` actions around it (at most MAX_BRANCH_DEPTH).
+    #[pyo3(signature = (action, context, *, branch_enclosing_depth = crate::contract::zero()))]
+    #[pyo3(text_signature = "($self, action, context, *, branch_enclosing_depth=0)")]
+    fn execute_action_spec(
+        slf: &Bound<'_, Self>,
+        action: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+        branch_enclosing_depth: Py<PyAny>,
+    ) -> PyResult<Py<ActionResult>> {
+        let depth = crate::contract::depth_arg(branch_enclosing_depth.bind(slf.py()))?;
+        Executor::execute_action_spec_at(slf.as_super(), action, context, depth)
     }
 }

@@ -43,7 +43,8 @@ pub fn _sequential_start(
     transition_result: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Sequential)?;
+    let er =
+        ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Sequential, executor.get().contract())?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
@@ -55,14 +56,27 @@ pub fn _sequential_start(
 }
 
 /// `ActionExecutor.async_execute_action_spec`: the ActionResult, or a Run to await.
+/// `depth`: how many `_branch` actions enclose it (pystator 0.0.47's contract).
 #[pyfunction]
+#[pyo3(signature = (executor, action, context, depth = None))]
 pub fn _spec_start(
     py: Python<'_>,
     executor: &Bound<'_, Executor>,
     action: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
+    depth: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let items = vec![Item::Spec(action.clone().unbind())];
+    let depth = match depth {
+        Some(depth) => crate::contract::depth_arg(depth)?,
+        None => 0,
+    };
+    let items = if depth == 0 {
+        vec![Item::Spec(action.clone().unbind())]
+    } else {
+        let mut job = Job::from_spec(action, true, executor.get().contract())?;
+        job.depth = depth;
+        vec![Item::Job(job.unbind())]
+    };
     let driver = executor_driver(executor, context, items, StopRule::Never, Finish::Single);
     start(py, driver)
 }
@@ -120,8 +134,12 @@ pub fn _complete(py: Python<'_>, er: Py<ExecutionResult>) -> Py<ExecutionResult>
 /// `ActionExecutor.async_execute_phased`, first step: the ExecutionResult and the three
 /// phases, or `(result, None)` when the transition failed (the result is complete).
 #[pyfunction]
-pub fn _phased_start<'py>(py: Python<'py>, transition_result: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Phased)?;
+pub fn _phased_start<'py>(
+    py: Python<'py>,
+    executor: &Bound<'py, Executor>,
+    transition_result: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Phased, executor.get().contract())?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
@@ -140,13 +158,14 @@ pub fn _parallel_start(
     transition_result: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Batch> {
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Parallel)?;
+    let contract = executor.get().contract();
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Parallel, contract)?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         return Ok(Batch::finished(py, BatchFinish::Execution(er)));
     }
     let specs = view.all_specs()?;
-    let jobs = specs.iter().map(|s| Job::from_spec(s, true)).collect::<PyResult<Vec<_>>>()?;
+    let jobs = specs.iter().map(|s| Job::from_spec(s, true, contract)).collect::<PyResult<Vec<_>>>()?;
     fan_out(py, executor, jobs, context, BatchFinish::Execution(er))
 }
 
@@ -162,9 +181,10 @@ pub fn _fan_out(
     names: bool,
 ) -> PyResult<Batch> {
     let items = spec_list("actions", specs)?;
+    let contract = executor.get().contract();
     let jobs = items
         .iter()
-        .map(|s| if names { Job::from_name(s) } else { Job::from_spec(s, true) })
+        .map(|s| if names { Job::from_name(s) } else { Job::from_spec(s, true, contract) })
         .collect::<PyResult<Vec<_>>>()?;
     fan_out(py, executor, jobs, context, BatchFinish::List)
 }
@@ -470,7 +490,7 @@ fn fill_slots<'py>(
     // is waiting, every later action must wait behind it to keep pystator's order.
     let mut waiting = false;
     let mut view = None;
-    for job in jobs {
+    for mut job in jobs {
         let mut push_task = |run: Run, spawn: &mut dyn FnMut(Py<Run>) -> PyResult<Bound<'py, PyAny>>| -> PyResult<()> {
             let run = Py::new(py, run)?;
             let task = spawn(run.clone_ref(py))?;
@@ -486,6 +506,11 @@ fn fill_slots<'py>(
                 slots.append(result.into_object(py)?)?;
                 continue;
             }
+            Ok(Prepared::Builtin) => {
+                push_task(Run::detached(single(vec![Item::Builtin(job.unbind())]), None), &mut |r| spawner.fresh(r))?;
+                waiting = !spawner.eager;
+                continue;
+            }
             Ok(Prepared::Run(entry)) if !entry.is_async && job.timeout.is_none() => entry.clone(),
             Ok(Prepared::Run(entry)) => {
                 push_task(Run::detached(single(vec![Item::Prepared(job.unbind(), entry.clone())]), None), &mut |r| {
@@ -494,8 +519,16 @@ fn fill_slots<'py>(
                 waiting = !spawner.eager;
                 continue;
             }
-            Err(err) if err.is_instance(py, defs(py)?.action_not_found.bind(py)) => {
-                // Strict mode: the action's Task raises, while the others still run.
+            Err(err)
+                if err.is_instance(py, defs(py)?.action_not_found.bind(py))
+                    || (job.when.is_some() && crate::util::is_exception(py, &err)) =>
+            {
+                // Strict mode, or (0.0.47) its `when` failed to evaluate: the action's
+                // Task raises, while the others still run, as in asyncio.gather. A
+                // missing action's `when` held: it is not evaluated again.
+                if err.is_instance(py, defs(py)?.action_not_found.bind(py)) {
+                    job.when = None;
+                }
                 push_task(Run::detached(single(vec![Item::Job(job.unbind())]), None), &mut |r| spawner.fresh(r))?;
                 waiting = !spawner.eager;
                 continue;

@@ -3,6 +3,7 @@
 //! (`python/ferrostator`) adds the async methods, the decorator and the module layout.
 
 mod attempt;
+mod contract;
 mod defs;
 mod driver;
 mod effects;
@@ -29,16 +30,18 @@ mod _core {
     #[pymodule_export]
     use crate::driver::{Attempt, Run};
     #[pymodule_export]
-    use crate::executor::Executor;
+    use crate::effects::apply_effect;
+    #[pymodule_export]
+    use crate::executor::{Executor, Executor47};
     #[pymodule_export]
     use crate::fanout::{
         _complete, _fan_out, _parallel_start, _phased_start, _registry_all_start, _registry_start, _sequential_start,
         _spec_start, Batch,
     };
     #[pymodule_export]
-    use crate::registry::Registry;
+    use crate::registry::{Registry, Registry47};
     #[pymodule_export]
-    use crate::results::{ActionResult, ExecutionResult};
+    use crate::results::{action_results_to_payload, ActionResult, ExecutionResult};
     #[pymodule_export]
     use crate::spec::{_trust_pystator_types, ActionSpec, TransitionResult};
 
@@ -46,6 +49,10 @@ mod _core {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ACTION_PARAMS_KEY", crate::util::ACTION_PARAMS_KEY)?;
+        m.add("MAX_BRANCH_DEPTH", crate::contract::MAX_BRANCH_DEPTH)?;
+        // pystator 0.0.47's classes of the same Python names, under names of their own.
+        m.add("ActionSpec47", m.py().get_type::<crate::spec::ActionSpec47>())?;
+        m.add("ExecutionResult47", m.py().get_type::<crate::results::ExecutionResult47>())?;
         crate::defs::export(m)
     }
 }

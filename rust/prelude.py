@@ -188,3 +188,244 @@ def _is_async_callable(func):
         _iscoroutinefunction(func)
         or (callable(func) and _iscoroutinefunction(getattr(func, "__call__", None)))  # noqa: B004
     )
+
+
+# ---------------------------------------------------------------------------
+# pystator 0.0.47's contract (ferrostator.v47): what it needs of Python. The Rust
+# core (contract.rs) calls these only for v47 objects. Conditions, the `compute`
+# effect and the `_http` / `_code` built-in actions run pystator's own code, imported
+# when such a spec first appears.
+# ---------------------------------------------------------------------------
+
+
+class _V47ErrorCode(str, enum.Enum):
+    """Machine-readable error codes for programmatic error handling."""
+
+    GUARD_REJECTED = "guard_rejected"
+    GUARD_EXECUTION_ERROR = "guard_execution_error"
+    VALIDATION_FAILED = "validation_failed"
+    INVALID_STATE = "invalid_state"
+    INVALID_TRIGGER = "invalid_trigger"
+    TERMINAL_STATE = "terminal_state"
+    TIMEOUT = "timeout"
+    CONFIG = "config"
+    ACTION_FAILED = "action_failed"
+    STALE_VERSION = "stale_version"
+    GUARD_NOT_FOUND = "guard_not_found"
+    ACTION_NOT_FOUND = "action_not_found"
+    UNDEFINED_STATE = "undefined_state"
+    CONCURRENT_TRANSITION = "concurrent_transition"
+    LEASE_LOST = "lease_lost"
+    WORKER_STARTUP = "worker_startup"
+
+
+_V47ErrorCode.__name__ = _V47ErrorCode.__qualname__ = "ErrorCode"
+_V47ErrorCode.__module__ = "ferrostator.v47"
+
+
+def _v47_import(module, what):
+    """pystator's ``module``, or ImportError saying that ``what`` needs pystator."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"ferrostator.v47: {what} runs pystator's own implementation ({module}); "
+            "install pystator 0.0.47 to use it: pip install 'pystator==0.0.47'"
+        ) from exc
+
+
+def _v47_accepts_kwargs(func):
+    """True if ``func``'s signature has keyword-only or ``**kwargs`` parameters."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (ValueError, TypeError):
+        return False
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD)
+    return any(p.kind in kinds for p in parameters)
+
+
+def _v47_evaluate_when(when, context):
+    """A ``when`` condition: an expression string or a check (pystator evaluates it)."""
+    if isinstance(when, str):
+        return _v47_import("pystator._expr", "a 'when' expression").evaluate_bool_expr(
+            when, context
+        )
+    return _v47_import("pystator.checks", "a 'when' check").evaluate_check(when, context)
+
+
+def _v47_check_spec(config):
+    """pystator's ``CheckSpec.from_config(config)`` (a ``when`` written as a dict)."""
+    return _v47_import("pystator._types", "a 'when' check").CheckSpec.from_config(config)
+
+
+def _v47_compute(params, context):
+    """The ``compute`` effect: each key set to its expression's value, in order."""
+    evaluate_expr = _v47_import("pystator._expr", "the 'compute' effect").evaluate_expr
+    for key, expression in params.items():
+        context[key] = evaluate_expr(expression, context)
+
+
+class _V47Outcome:
+    """A result made here, read by the core as it reads any ActionResult-like object."""
+
+    __slots__ = ("action_name", "error", "result", "status", "success")
+
+    def __init__(self, action_name, success, result=None, error=None):
+        self.action_name = action_name
+        self.success = success
+        self.status = ActionStatus.OK if success else ActionStatus.FAILED
+        self.result = result
+        self.error = error
+
+
+def _v47_branch_steps(action, context, depth, max_depth):
+    """The steps a ``_branch`` spec takes here: ``(failure, steps)``."""
+    if depth > max_depth:
+        return _V47Outcome(
+            "_branch", False, error=ValueError(f"branch nesting exceeds {max_depth}")
+        ), None
+    params = action.params or {}
+    when = params.get("when")
+    if when is None:
+        return _V47Outcome("_branch", False, error=ValueError("branch requires when")), None
+    if isinstance(when, dict):
+        try:
+            when = _v47_check_spec(when)
+        except Exception as exc:
+            return _V47Outcome("_branch", False, error=exc), None
+    elif not isinstance(when, str):
+        error = ValueError(f"branch.when must be str or check dict, got {type(when).__name__}")
+        return _V47Outcome("_branch", False, error=error), None
+    steps = (params.get("then") if _v47_evaluate_when(when, context) else params.get("else")) or []
+    if not isinstance(steps, list):
+        return _V47Outcome(
+            "_branch", False, error=ValueError("branch then/else must be lists")
+        ), None
+    return None, steps
+
+
+def _v47_step_spec(spec_cls, item):
+    """A branch step as a spec: ``(spec, None)`` or ``(None, failure)``."""
+    try:
+        return (spec_cls.from_config(item) if isinstance(item, dict) else spec_cls(name=item)), None
+    except Exception as exc:
+        return None, _V47Outcome("_branch", False, error=exc)
+
+
+def _v47_http_params(action):
+    params = dict(action.params)
+    if action.timeout is not None:
+        params.setdefault("timeout", action.timeout)
+    return params
+
+
+_CODE_TIMEOUT = "Inline code actions do not support per-action timeout"
+
+
+def _v47_retry_done(executor, name, result, attempt, attempts):
+    """0.0.47's retry rules for a built-in action's result: True when it is final."""
+    if result.success or attempt == attempts - 1:
+        return True
+    if result.error is not None and not is_transient_error(result.error):
+        if executor.log_execution:
+            logger.info("Action '%s' failed with permanent error, skipping retries", name)
+        return True
+    return False
+
+
+def _v47_builtin_sync(executor, action, context, depth, max_depth, spec_cls):
+    """Runs a ``_http`` / ``_code`` / ``_branch`` spec on the sync path."""
+    name = action.name
+    if name == "_branch":
+        failure, steps = _v47_branch_steps(action, context, depth + 1, max_depth)
+        if failure is not None:
+            return failure
+        last = None
+        for item in steps:
+            spec, failure = _v47_step_spec(spec_cls, item)
+            if failure is not None:
+                return failure
+            last = executor.execute_action_spec(spec, context, branch_enclosing_depth=depth + 1)
+            if not last.success and executor.stop_on_error:
+                return last
+        return (
+            last
+            if last is not None
+            else _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        )
+    if name == "_http":
+        run_http = _v47_import("pystator.http_action", "the 'http' action").execute_http_action
+        params = _v47_http_params(action)
+
+        def runner():
+            return run_http(params, context)
+    else:
+        run_code = _v47_import("pystator.code_action", "the 'code' action").execute_code_action
+        if action.timeout is not None:
+            return _V47Outcome(name, False, error=ValueError(_CODE_TIMEOUT))
+
+        def runner():
+            return run_code(action.params, context)
+
+    import time
+
+    attempts = 1 + max(action.retry, 0)
+    for attempt in range(attempts):
+        if attempt > 0:
+            time.sleep(action.retry_backoff * (2 ** (attempt - 1)))
+        result = runner()
+        if _v47_retry_done(executor, name, result, attempt, attempts):
+            return result
+    raise AssertionError("unreachable")
+
+
+async def _v47_builtin_async(executor, action, context, depth, max_depth, spec_cls):
+    """Runs a ``_http`` / ``_code`` / ``_branch`` spec on the async paths."""
+    name = action.name
+    if name == "_branch":
+        failure, steps = _v47_branch_steps(action, context, depth + 1, max_depth)
+        if failure is not None:
+            return failure
+        last = None
+        for item in steps:
+            spec, failure = _v47_step_spec(spec_cls, item)
+            if failure is not None:
+                return failure
+            last = await executor.async_execute_action_spec(
+                spec, context, branch_enclosing_depth=depth + 1
+            )
+            if not last.success and executor.stop_on_error:
+                return last
+        return (
+            last
+            if last is not None
+            else _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        )
+    if name == "_http":
+        run_http = _v47_import(
+            "pystator.http_action", "the 'http' action"
+        ).async_execute_http_action
+        params = _v47_http_params(action)
+
+        def runner():
+            return run_http(params, context)
+    else:
+        run_code = _v47_import("pystator.code_action", "the 'code' action").execute_code_action
+        if action.timeout is not None:
+            return _V47Outcome(name, False, error=ValueError(_CODE_TIMEOUT))
+
+        def runner():
+            return _asyncio.to_thread(run_code, action.params, context)
+
+    attempts = 1 + max(action.retry, 0)
+    for attempt in range(attempts):
+        if attempt > 0:
+            await _asyncio.sleep(action.retry_backoff * (2 ** (attempt - 1)))
+        result = await runner()
+        if _v47_retry_done(executor, name, result, attempt, attempts):
+            return result
+    raise AssertionError("unreachable")

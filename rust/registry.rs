@@ -13,6 +13,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
+use crate::contract::{call_prelude, Contract};
 use crate::defs::defs;
 use crate::results::{ActionResult, Res};
 use crate::util::{
@@ -26,6 +27,9 @@ pub struct Entry {
     pub func: Py<PyAny>,
     pub metadata: Py<PyAny>,
     pub is_async: bool,
+    /// The signature has keyword-only or `**kwargs` parameters (inspected at
+    /// registration by registries whose contract passes params as keyword arguments).
+    pub accepts_kwargs: bool,
 }
 
 type Entries = IndexMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
@@ -102,6 +106,8 @@ impl Contents {
 #[pyclass(name = "RegistryCore", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct Registry {
     contents: Arc<Contents>,
+    /// Whether registering again replaces, and whether signatures are inspected.
+    contract: Contract,
 }
 
 /// Keyword of `RegistryCore.__new__` through which `__copy__` makes a registry over
@@ -116,6 +122,23 @@ pub enum Called {
 }
 
 impl Registry {
+    /// A new registry of `contract`, or (`__copy__`) one over the contents of the
+    /// registry given under SHARE_KEYWORD.
+    fn new_sharing(kwargs: Option<&Bound<'_, PyDict>>, contract: Contract) -> Self {
+        if let Some(kwargs) = kwargs {
+            if let Ok(Some(other)) = kwargs.get_item(SHARE_KEYWORD) {
+                if let Ok(other) = other.cast::<Registry>() {
+                    return Self { contents: other.get().contents.clone(), contract };
+                }
+            }
+        }
+        Self { contents: Contents::new(Entries::default()), contract }
+    }
+
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot { table: self.contents.table.load() }
     }
@@ -212,14 +235,7 @@ impl Registry {
     #[new]
     #[pyo3(signature = (*_args, **kwargs))]
     fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        if let Some(kwargs) = kwargs {
-            if let Ok(Some(other)) = kwargs.get_item(SHARE_KEYWORD) {
-                if let Ok(other) = other.cast::<Registry>() {
-                    return Self { contents: other.get().contents.clone() };
-                }
-            }
-        }
-        Self { contents: Contents::new(Entries::default()) }
+        Self::new_sharing(kwargs, Contract::Seed)
     }
 
     /// `copy.copy(registry)`: a registry of the same type over the same contents (an
@@ -251,10 +267,11 @@ impl Registry {
                 func: func.unbind(),
                 metadata: metadata.unbind(),
                 is_async: entry.is_async,
+                accepts_kwargs: entry.accepts_kwargs,
             };
             entries.insert(key.clone(), Arc::new(copied));
         }
-        let fresh = Py::new(py, Registry { contents: Contents::new(entries) })?;
+        let fresh = Py::new(py, Registry { contents: Contents::new(entries), contract: slf.get().contract })?;
         let kwargs = PyDict::new(py);
         kwargs.set_item(SHARE_KEYWORD, fresh)?;
         let copy = cls.call_method(pyo3::intern!(py, "__new__"), (&cls,), Some(&kwargs))?;
@@ -264,8 +281,9 @@ impl Registry {
 
     /// Register an action function. Thread-safe.
     ///
-    /// Raises ValueError for an empty name or a name already registered, TypeError for
-    /// a non-str name, a non-callable `func` or metadata that is not a mapping.
+    /// Raises ValueError for an empty name or (pystator 0.0.25's contract) a name
+    /// already registered — pystator 0.0.47's contract replaces it; TypeError for a
+    /// non-str name, a non-callable `func` or metadata that is not a mapping.
     #[pyo3(signature = (name, func, metadata = None))]
     fn register(
         &self,
@@ -296,10 +314,19 @@ impl Registry {
         // Python code (coroutine detection) runs before the writer lock is taken.
         let is_async = defs(py)?.is_async_callable.bind(py).call1((func,))?.is_truthy()?;
         defer_refcount(func);
+        let accepts_kwargs = self.contract.params_as_kwargs()
+            && call_prelude(py, "_v47_accepts_kwargs", pyo3::types::PyTuple::new(py, [func])?)?.is_truthy()?;
         let key: Box<[u8]> = name_key(name)?.into();
-        let entry = Arc::new(Entry { name: name.clone().unbind(), func: func.clone().unbind(), metadata, is_async });
+        let entry = Arc::new(Entry {
+            name: name.clone().unbind(),
+            func: func.clone().unbind(),
+            metadata,
+            is_async,
+            accepts_kwargs,
+        });
+        let replaces = self.contract.register_replaces();
         let (added, previous) = self.write(|table| {
-            if table.contains_key(&key) {
+            if table.contains_key(&key) && !replaces {
                 Err(entry)
             } else {
                 table.insert(key, entry);
@@ -470,6 +497,30 @@ impl Registry {
     }
 }
 
+/// pystator 0.0.47's registry (`ferrostator.v47.ActionRegistry`): the same core, with
+/// that contract (re-registering replaces; params go to the actions as keyword
+/// arguments, per their signature).
+#[pyclass(name = "RegistryCore47", module = "ferrostator._core", extends = Registry, frozen, subclass)]
+pub struct Registry47;
+
+#[pymethods]
+impl Registry47 {
+    #[new]
+    #[pyo3(signature = (*_args, **kwargs))]
+    fn py_new(_args: &Bound<'_, pyo3::types::PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(Registry::new_sharing(kwargs, Contract::V47)).add_subclass(Registry47)
+    }
+
+    /// True if the named action accepts keyword arguments (keyword-only or
+    /// `**kwargs` parameters): its spec's params are passed as `func(ctx, **params)`.
+    fn accepts_kwargs(slf: &Bound<'_, Self>, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match name.cast::<PyString>() {
+            Ok(key) => Ok(slf.as_super().get().lookup_py(key)?.is_some_and(|e| e.accepts_kwargs)),
+            Err(_) => Ok(false),
+        }
+    }
+}
+
 /// Copies `source.__dict__` (when the type has one) into `target`, deeply when
 /// `deep` gives `copy.deepcopy` and the memo.
 fn copy_instance_dict(
@@ -555,13 +606,25 @@ impl Handle {
     }
 }
 
-/// Looks `name` up in a foreign registry: `get(name)` and `is_async(name)`.
+/// Looks `name` up in a foreign registry: `get(name)` and `is_async(name)`, and
+/// `accepts_kwargs(name)` when it has that method (pystator 0.0.47's registry); a
+/// registry without it is asked nothing more and its actions take no keyword params.
 pub fn foreign_entry(registry: &Bound<'_, PyAny>, name: &Bound<'_, PyAny>) -> PyResult<Arc<Entry>> {
     let py = registry.py();
     let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
     let func = registry.call_method1(pyo3::intern!(py, "get"), (key,))?;
     let is_async = registry.call_method1(pyo3::intern!(py, "is_async"), (key,))?.is_truthy()?;
-    Ok(Arc::new(Entry { name: key.clone().unbind(), func: func.unbind(), metadata: py.None(), is_async }))
+    let accepts_kwargs = match registry.getattr_opt(pyo3::intern!(py, "accepts_kwargs"))? {
+        Some(method) if method.is_callable() => method.call1((key,))?.is_truthy()?,
+        _ => false,
+    };
+    Ok(Arc::new(Entry {
+        name: key.clone().unbind(),
+        func: func.unbind(),
+        metadata: py.None(),
+        is_async,
+        accepts_kwargs,
+    }))
 }
 
 /// `registry.has(name)` then [`foreign_entry`]: None when not registered.

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
+use crate::contract::Contract;
 use crate::defs::defs;
 use crate::util::{bool_object, datetime_from_us, fields_equal, now_us};
 
@@ -145,6 +146,36 @@ impl Res {
 
     pub fn skipped(name: Py<PyAny>, reason: Py<PyAny>) -> Res {
         Res { name, value: reason, kind: Kind::Skipped }
+    }
+
+    /// A result object (ours, pystator's, or any object with `action_name`, `status`,
+    /// `result` and `error`) as a record: how 0.0.47's built-in actions report.
+    pub fn from_object(obj: &Bound<'_, PyAny>) -> PyResult<Res> {
+        let py = obj.py();
+        let fields = match obj.cast::<ActionResult>() {
+            Ok(ours) => ours.get().snapshot(py).map(|f| f.into_bound(py)),
+            Err(_) => [
+                obj.getattr(intern!(py, "success"))?,
+                obj.getattr(intern!(py, "action_name"))?,
+                obj.getattr(intern!(py, "result"))?,
+                obj.getattr(intern!(py, "error"))?,
+                obj.getattr(intern!(py, "status"))?,
+            ],
+        };
+        let [_, name, result, error, status] = fields;
+        let kind = if status.eq("failed")? {
+            Kind::Failed
+        } else if status.eq("skipped")? {
+            Kind::Skipped
+        } else {
+            Kind::Ok
+        };
+        let value = if kind == Kind::Failed { error } else { result };
+        Ok(Res { name: name.unbind(), value: value.unbind(), kind })
+    }
+
+    pub fn is_skipped(&self) -> bool {
+        self.kind == Kind::Skipped
     }
 
     /// Whether the action succeeded (skipped counts as succeeded).
@@ -500,6 +531,14 @@ pub enum Results {
     List(Py<PyAny>),
 }
 
+/// Which action names an ExecutionResult property lists.
+#[derive(Clone, Copy)]
+enum Pick {
+    Failed,
+    Succeeded,
+    Skipped,
+}
+
 /// The fields of an ExecutionResult.
 pub struct ExecutionFields {
     pub transition_result: Py<PyAny>,
@@ -513,15 +552,24 @@ pub struct ExecutionFields {
 #[pyclass(name = "ExecutionResult", module = "ferrostator._core", frozen, subclass, weakref)]
 pub struct ExecutionResult {
     fields: Mutex<ExecutionFields>,
+    /// Whether skipped results count as succeeded, and the class made for it.
+    contract: Contract,
 }
 
 impl ExecutionResult {
-    fn create(py: Python<'_>, fields: ExecutionFields) -> PyResult<Py<Self>> {
-        Py::new(py, Self { fields: Mutex::new(fields) })
+    fn create(py: Python<'_>, fields: ExecutionFields, contract: Contract) -> PyResult<Py<Self>> {
+        let base = Self { fields: Mutex::new(fields), contract };
+        match contract {
+            Contract::Seed => Py::new(py, base),
+            Contract::V47 => {
+                let obj = Py::new(py, PyClassInitializer::from(base).add_subclass(ExecutionResult47))?;
+                Ok(obj.into_bound(py).into_super().unbind())
+            }
+        }
     }
 
     /// A result stamped now, with an empty results list.
-    pub fn start(py: Python<'_>, transition_result: Py<PyAny>, mode: Mode) -> PyResult<Py<Self>> {
+    pub fn start(py: Python<'_>, transition_result: Py<PyAny>, mode: Mode, contract: Contract) -> PyResult<Py<Self>> {
         Self::create(
             py,
             ExecutionFields {
@@ -531,6 +579,7 @@ impl ExecutionResult {
                 started_at: Stamp::Micros(now_us()),
                 completed_at: None,
             },
+            contract,
         )
     }
 
@@ -541,6 +590,7 @@ impl ExecutionResult {
         mode: Mode,
         results: Vec<Res>,
         started_us: i64,
+        contract: Contract,
     ) -> PyResult<Py<Self>> {
         Self::create(
             py,
@@ -551,6 +601,7 @@ impl ExecutionResult {
                 started_at: Stamp::Micros(started_us),
                 completed_at: Some(Stamp::Micros(now_us())),
             },
+            contract,
         )
     }
 
@@ -628,9 +679,36 @@ impl ExecutionResult {
         }
     }
 
-    fn names_where(&self, py: Python<'_>, succeeded: bool) -> PyResult<Py<PyList>> {
+    /// Whether a record is listed by `pick`.
+    fn record_picked(&self, record: &Res, pick: Pick) -> bool {
+        match pick {
+            Pick::Failed => !record.ok(),
+            Pick::Succeeded if self.contract.skipped_counts_as_succeeded() => record.ok(),
+            Pick::Succeeded => record.ok() && !record.is_skipped(),
+            Pick::Skipped => record.is_skipped(),
+        }
+    }
+
+    /// Whether a result object is listed by `pick`.
+    fn item_picked(&self, item: &Bound<'_, PyAny>, pick: Pick) -> PyResult<bool> {
+        let py = item.py();
+        let status = || -> PyResult<Bound<'_, PyAny>> {
+            match item.cast::<ActionResult>() {
+                Ok(ours) => Ok(ours.get().get_field(py, |f| &f.status).into_bound(py)),
+                Err(_) => item.getattr(intern!(py, "status")),
+            }
+        };
+        match pick {
+            Pick::Failed => Ok(!result_succeeded(item)?),
+            Pick::Succeeded if self.contract.skipped_counts_as_succeeded() => result_succeeded(item),
+            Pick::Succeeded => status()?.eq(defs(py)?.status_ok.bind(py)),
+            Pick::Skipped => status()?.eq(defs(py)?.status_skipped.bind(py)),
+        }
+    }
+
+    fn names_where(&self, py: Python<'_>, pick: Pick) -> PyResult<Py<PyList>> {
         let from_records = self.with_records(|records| {
-            records.iter().filter(|r| r.ok() == succeeded).map(|r| r.name.clone_ref(py)).collect::<Vec<_>>()
+            records.iter().filter(|r| self.record_picked(r, pick)).map(|r| r.name.clone_ref(py)).collect::<Vec<_>>()
         });
         if let Some(names) = from_records {
             return Ok(PyList::new(py, names)?.unbind());
@@ -638,7 +716,7 @@ impl ExecutionResult {
         let out = PyList::empty(py);
         for item in self.results_list(py)?.bind(py).try_iter()? {
             let item = item?;
-            if result_succeeded(&item)? == succeeded {
+            if self.item_picked(&item, pick)? {
                 let name = match item.cast::<ActionResult>() {
                     Ok(ours) => ours.get().action_name(py).into_bound(py),
                     Err(_) => item.getattr(intern!(py, "action_name"))?,
@@ -649,18 +727,10 @@ impl ExecutionResult {
         Ok(out.unbind())
     }
 
-    fn replace_with(&self, value: Py<PyAny>, pick: fn(&mut ExecutionFields) -> &mut Py<PyAny>) {
-        let old = std::mem::replace(pick(&mut lock(&self.fields)), value);
-        drop(old);
-    }
-}
-
-#[pymethods]
-impl ExecutionResult {
-    #[new]
-    #[pyo3(signature = (transition_result, action_results = None, execution_mode = None, started_at = None, completed_at = None))]
-    fn py_new(
+    /// The fields of a result constructed by Python code.
+    fn build(
         py: Python<'_>,
+        contract: Contract,
         transition_result: Py<PyAny>,
         action_results: Option<Py<PyAny>>,
         execution_mode: Option<Py<PyAny>>,
@@ -682,7 +752,29 @@ impl ExecutionResult {
                 },
                 completed_at: completed_at.map(Stamp::Object),
             }),
+            contract,
         })
+    }
+
+    fn replace_with(&self, value: Py<PyAny>, pick: fn(&mut ExecutionFields) -> &mut Py<PyAny>) {
+        let old = std::mem::replace(pick(&mut lock(&self.fields)), value);
+        drop(old);
+    }
+}
+
+#[pymethods]
+impl ExecutionResult {
+    #[new]
+    #[pyo3(signature = (transition_result, action_results = None, execution_mode = None, started_at = None, completed_at = None))]
+    fn py_new(
+        py: Python<'_>,
+        transition_result: Py<PyAny>,
+        action_results: Option<Py<PyAny>>,
+        execution_mode: Option<Py<PyAny>>,
+        started_at: Option<Py<PyAny>>,
+        completed_at: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        Self::build(py, Contract::Seed, transition_result, action_results, execution_mode, started_at, completed_at)
     }
 
     /// The transition whose actions ran.
@@ -748,14 +840,16 @@ impl ExecutionResult {
         drop(old);
     }
 
-    /// True when every action result succeeded (also when there are none).
+    /// True when every action result succeeded (also when there are none); under
+    /// pystator 0.0.47's contract a skipped action does not count as succeeded.
     #[getter]
     fn all_succeeded(&self, py: Python<'_>) -> PyResult<bool> {
-        if let Some(all) = self.with_records(|records| records.iter().all(Res::ok)) {
+        let pick = Pick::Succeeded;
+        if let Some(all) = self.with_records(|records| records.iter().all(|r| self.record_picked(r, pick))) {
             return Ok(all);
         }
         for item in self.results_list(py)?.bind(py).try_iter()? {
-            if !result_succeeded(&item?)? {
+            if !self.item_picked(&item?, pick)? {
                 return Ok(false);
             }
         }
@@ -765,13 +859,14 @@ impl ExecutionResult {
     /// Names of the actions that failed, in execution order.
     #[getter]
     fn failed_actions(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        self.names_where(py, false)
+        self.names_where(py, Pick::Failed)
     }
 
-    /// Names of the actions that succeeded (skipped ones included), in execution order.
+    /// Names of the actions that succeeded, in execution order (skipped ones
+    /// included, except under pystator 0.0.47's contract).
     #[getter]
     fn succeeded_actions(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        self.names_where(py, true)
+        self.names_where(py, Pick::Succeeded)
     }
 
     /// Number of action results.
@@ -858,6 +953,72 @@ impl ExecutionResult {
         }
         Ok(())
     }
+}
+
+/// Result of executing all actions of a transition, pystator 0.0.47's contract
+/// (`ferrostator.v47.ExecutionResult`): a skipped action is not a success.
+#[pyclass(name = "ExecutionResult", module = "ferrostator.v47", extends = ExecutionResult, frozen, subclass)]
+pub struct ExecutionResult47;
+
+#[pymethods]
+impl ExecutionResult47 {
+    #[new]
+    #[pyo3(signature = (transition_result, action_results = None, execution_mode = None, started_at = None, completed_at = None))]
+    fn py_new(
+        py: Python<'_>,
+        transition_result: Py<PyAny>,
+        action_results: Option<Py<PyAny>>,
+        execution_mode: Option<Py<PyAny>>,
+        started_at: Option<Py<PyAny>>,
+        completed_at: Option<Py<PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let base = ExecutionResult::build(
+            py,
+            Contract::V47,
+            transition_result,
+            action_results,
+            execution_mode,
+            started_at,
+            completed_at,
+        )?;
+        Ok(PyClassInitializer::from(base).add_subclass(ExecutionResult47))
+    }
+
+    /// Names of the actions that were skipped (not registered, or `when` false).
+    #[getter]
+    fn skipped_actions(slf: &Bound<'_, Self>) -> PyResult<Py<PyList>> {
+        slf.as_super().get().names_where(slf.py(), Pick::Skipped)
+    }
+}
+
+/// `action_results_to_payload(results)`: JSON-friendly rows, one per result, as
+/// pystator 0.0.47's (`name`, `status`, `success`, `skipped`, then `error` as a
+/// string and `result` when they are not None).
+#[pyfunction]
+pub fn action_results_to_payload<'py>(py: Python<'py>, results: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for item in results.try_iter()? {
+        let item = item?;
+        if item.cast::<ActionResult>().is_err() && !item.hasattr(intern!(py, "is_skipped"))? {
+            return Err(crate::util::type_error("action_results_to_payload item", "an ActionResult", &item));
+        }
+        let row = PyDict::new(py);
+        let status = item.getattr(intern!(py, "status"))?;
+        row.set_item("name", item.getattr(intern!(py, "action_name"))?)?;
+        row.set_item("status", status.getattr(intern!(py, "value"))?)?;
+        row.set_item("success", item.getattr(intern!(py, "success"))?)?;
+        row.set_item("skipped", item.getattr(intern!(py, "is_skipped"))?)?;
+        let error = item.getattr(intern!(py, "error"))?;
+        if !error.is_none() {
+            row.set_item("error", error.str()?)?;
+        }
+        let result = item.getattr(intern!(py, "result"))?;
+        if !result.is_none() {
+            row.set_item("result", result)?;
+        }
+        out.append(row)?;
+    }
+    Ok(out)
 }
 
 /// Marks an execution finished now.

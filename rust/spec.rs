@@ -11,11 +11,22 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
 
+use crate::contract::{call_prelude, Contract};
 use crate::results::dataclass_repr;
 use crate::util::{bool_object, display, fields_equal, name_key, shared_name, short_type_name, type_error, type_name};
 
-/// The declarative effect types, in the order `from_config` looks for them.
-pub const EFFECT_TYPES: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
+/// The `when` of a 0.0.47 config dict: a string as is, a dict as pystator's CheckSpec,
+/// anything else None (as 0.0.47 does).
+fn config_when<'py>(config: &Bound<'py, PyDict>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = config.py();
+    match config.get_item("when")? {
+        Some(w) if w.is_instance_of::<PyString>() => Ok(Some(w)),
+        Some(w) if w.is_instance_of::<PyDict>() => {
+            Ok(Some(call_prelude(py, "_v47_check_spec", PyTuple::new(py, [w])?)?))
+        }
+        _ => Ok(None),
+    }
+}
 
 /// Prefix of the synthetic action names that carry declarative effects.
 pub const EFFECT_PREFIX: &str = "_effect.";
@@ -86,6 +97,12 @@ pub struct ActionSpec {
     pub retry: Py<PyAny>,
     #[pyo3(get)]
     pub retry_backoff: Py<PyAny>,
+    /// pystator 0.0.47's condition (None: always run; always None for the seed contract).
+    pub when: Py<PyAny>,
+    /// pystator 0.0.47's `custom` flag (False for the seed contract).
+    pub custom: Py<PyAny>,
+    /// The contract of the class the spec was made by (its fields, repr and equality).
+    pub contract: Contract,
     /// `max(retry, 0)`, resolved once.
     pub retries: u64,
     /// The registry key of `name`, computed once.
@@ -94,32 +111,47 @@ pub struct ActionSpec {
     pub remembered: AtomicU64,
 }
 
+const SPEC_FIELDS: [&str; 8] = ["name", "params", "effect", "timeout", "retry", "retry_backoff", "when", "custom"];
+
 impl ActionSpec {
-    fn fields(&self, py: Python<'_>) -> [Py<PyAny>; 6] {
-        [
+    /// The dataclass fields of the spec's contract (0.0.47 adds `when` and `custom`).
+    fn field_names(&self) -> &'static [&'static str] {
+        if self.contract.has_when() {
+            &SPEC_FIELDS
+        } else {
+            &SPEC_FIELDS[..6]
+        }
+    }
+
+    fn fields(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        let mut fields = vec![
             self.name.clone_ref(py).into_any(),
             self.params.clone_ref(py),
             self.effect.clone_ref(py),
             self.timeout.clone_ref(py),
             self.retry.clone_ref(py),
             self.retry_backoff.clone_ref(py),
-        ]
+        ];
+        if self.contract.has_when() {
+            fields.push(self.when.clone_ref(py));
+            fields.push(self.custom.clone_ref(py));
+        }
+        fields
     }
-}
 
-#[pymethods]
-impl ActionSpec {
-    #[new]
-    #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = default_retry(), retry_backoff = default_backoff()))]
-    #[pyo3(text_signature = "(name='', params=None, effect=None, timeout=None, retry=0, retry_backoff=1.0)")]
-    fn py_new(
+    /// Validates the fields and builds a spec of `contract`.
+    #[allow(clippy::too_many_arguments)]
+    fn build(
         py: Python<'_>,
+        contract: Contract,
         name: Option<Bound<'_, PyAny>>,
         params: Option<Bound<'_, PyAny>>,
         effect: Option<Bound<'_, PyAny>>,
         timeout: Option<Bound<'_, PyAny>>,
         retry: Py<PyAny>,
         retry_backoff: Py<PyAny>,
+        when: Option<Py<PyAny>>,
+        custom: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let retry = retry.into_bound(py);
         let retry_backoff = retry_backoff.into_bound(py);
@@ -161,8 +193,29 @@ impl ActionSpec {
             timeout: timeout.map_or_else(|| py.None(), Bound::unbind),
             retry: retry.unbind(),
             retry_backoff: retry_backoff.unbind(),
+            when: when.unwrap_or_else(|| py.None()),
+            custom: custom.unwrap_or_else(|| bool_object(py, false)),
+            contract,
             retries,
         })
+    }
+}
+
+#[pymethods]
+impl ActionSpec {
+    #[new]
+    #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = default_retry(), retry_backoff = default_backoff()))]
+    #[pyo3(text_signature = "(name='', params=None, effect=None, timeout=None, retry=0, retry_backoff=1.0)")]
+    fn py_new(
+        py: Python<'_>,
+        name: Option<Bound<'_, PyAny>>,
+        params: Option<Bound<'_, PyAny>>,
+        effect: Option<Bound<'_, PyAny>>,
+        timeout: Option<Bound<'_, PyAny>>,
+        retry: Py<PyAny>,
+        retry_backoff: Py<PyAny>,
+    ) -> PyResult<Self> {
+        Self::build(py, Contract::Seed, name, params, effect, timeout, retry, retry_backoff, None, None)
     }
 
     /// True if this is a declarative effect (not a named function).
@@ -204,7 +257,7 @@ impl ActionSpec {
                 kwargs.set_item("params", get("params")?.unwrap_or_else(|| PyDict::new(py).into_any()))?;
                 return Ok(cls.call((), Some(&kwargs))?.unbind());
             }
-            for effect in EFFECT_TYPES {
+            for effect in Contract::Seed.effect_types() {
                 if let Some(value) = get(effect)? {
                     kwargs.set_item("name", format!("{EFFECT_PREFIX}{effect}"))?;
                     kwargs.set_item("params", normalize_effect_params(effect, &value)?)?;
@@ -231,19 +284,10 @@ impl ActionSpec {
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let py = slf.py();
-        let f = slf.get().fields(py).map(|v| v.into_bound(py));
-        let [name, params, effect, timeout, retry, backoff] = f;
-        dataclass_repr(
-            slf.as_any(),
-            &[
-                ("name", name),
-                ("params", params),
-                ("effect", effect),
-                ("timeout", timeout),
-                ("retry", retry),
-                ("retry_backoff", backoff),
-            ],
-        )
+        let spec = slf.get();
+        let fields: Vec<(&str, Bound<'_, PyAny>)> =
+            spec.field_names().iter().copied().zip(spec.fields(py).into_iter().map(|v| v.into_bound(py))).collect();
+        dataclass_repr(slf.as_any(), &fields)
     }
 
     fn __richcmp__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
@@ -275,6 +319,8 @@ impl ActionSpec {
         visit.call(&self.timeout)?;
         visit.call(&self.retry)?;
         visit.call(&self.retry_backoff)?;
+        visit.call(&self.when)?;
+        visit.call(&self.custom)?;
         Ok(())
     }
 
@@ -282,8 +328,249 @@ impl ActionSpec {
     #[pyo3(signature = (**changes))]
     fn __replace__(slf: &Bound<'_, Self>, changes: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let names = ["name", "params", "effect", "timeout", "retry", "retry_backoff"];
-        replace_fields(slf.as_any(), &names, &slf.get().fields(py), changes)
+        replace_fields(slf.as_any(), slf.get().field_names(), &slf.get().fields(py), changes)
+    }
+}
+
+/// Action specification of pystator 0.0.47's contract (`ferrostator.v47.ActionSpec`):
+/// the seed's fields plus `when` (a condition checked before the action runs: an
+/// expression string or a check) and `custom` (declared with the `custom:` form).
+#[pyclass(name = "ActionSpec", module = "ferrostator.v47", extends = ActionSpec, frozen, subclass)]
+pub struct ActionSpec47;
+
+/// `cls(**kwargs)` for `from_config`.
+fn make_spec(cls: &Bound<'_, PyType>, kwargs: &[(&str, Bound<'_, PyAny>)]) -> PyResult<Py<PyAny>> {
+    let dict = PyDict::new(cls.py());
+    for (key, value) in kwargs {
+        dict.set_item(key, value)?;
+    }
+    Ok(cls.call((), Some(&dict))?.unbind())
+}
+
+#[pymethods]
+impl ActionSpec47 {
+    #[new]
+    #[pyo3(signature = (name = None, params = None, effect = None, timeout = None, retry = default_retry(), retry_backoff = default_backoff(), when = None, custom = None))]
+    #[pyo3(
+        text_signature = "(name='', params=None, effect=None, timeout=None, retry=0, retry_backoff=1.0, when=None, custom=False)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        py: Python<'_>,
+        name: Option<Bound<'_, PyAny>>,
+        params: Option<Bound<'_, PyAny>>,
+        effect: Option<Bound<'_, PyAny>>,
+        timeout: Option<Bound<'_, PyAny>>,
+        retry: Py<PyAny>,
+        retry_backoff: Py<PyAny>,
+        when: Option<Py<PyAny>>,
+        custom: Option<Py<PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let spec =
+            ActionSpec::build(py, Contract::V47, name, params, effect, timeout, retry, retry_backoff, when, custom)?;
+        Ok(PyClassInitializer::from(spec).add_subclass(ActionSpec47))
+    }
+
+    /// The condition checked before the action runs (an expression string or a
+    /// CheckSpec), or None.
+    #[getter]
+    fn when(slf: &Bound<'_, Self>) -> Py<PyAny> {
+        slf.as_super().get().when.clone_ref(slf.py())
+    }
+
+    /// True when the action was declared with the explicit `custom:` form.
+    #[getter]
+    fn custom(slf: &Bound<'_, Self>) -> Py<PyAny> {
+        slf.as_super().get().custom.clone_ref(slf.py())
+    }
+
+    /// True if this action was declared with the explicit `custom:` form.
+    #[getter]
+    fn is_custom(slf: &Bound<'_, Self>) -> Py<PyAny> {
+        Self::custom(slf)
+    }
+
+    /// Create from config (pystator 0.0.47's forms): a string name; a dict with
+    /// `custom`, `name` (+params), `http`, `branch`, `code`, or an effect (`set`,
+    /// `timestamp`, `increment`, `decrement`, `append`, `clear`, `compute`), looked for
+    /// in that order; each may carry `when`, `timeout`, `retry`, `retry_backoff`.
+    #[classmethod]
+    fn from_config<'py>(cls: &Bound<'py, PyType>, config: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        if config.is_instance_of::<PyString>() {
+            return make_spec(cls, &[("name", config.clone())]);
+        }
+        if let Ok(config) = config.cast::<PyDict>() {
+            let none = || py.None().into_bound(py);
+            let get_or = |key: &str, default: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
+                Ok(config.get_item(key)?.unwrap_or(default))
+            };
+            let zero = 0i32.into_pyobject(py)?.into_any();
+            let one = PyFloat::new(py, 1.0).into_any();
+            let timeout = get_or("timeout", none())?;
+            let retry = get_or("retry", zero.clone())?;
+            let retry_backoff = get_or("retry_backoff", one.clone())?;
+            let when = config_when(config)?.unwrap_or_else(none);
+            if let Some(custom) = config.get_item("custom")? {
+                let Ok(custom) = custom.cast::<PyDict>() else {
+                    return Err(PyValueError::new_err(format!(
+                        "custom action requires a mapping, got {}",
+                        config.repr()?
+                    )));
+                };
+                let name = custom.get_item("name")?;
+                let name = match name {
+                    Some(n) if n.is_instance_of::<PyString>() && n.call_method0("strip")?.is_truthy()? => n,
+                    _ => return Err(PyValueError::new_err("custom action requires non-empty name")),
+                };
+                let params = match custom.get_item("params")? {
+                    None => PyDict::new(py).into_any(),
+                    Some(p) if p.is_none() => PyDict::new(py).into_any(),
+                    Some(p) if p.is_instance_of::<PyDict>() => p,
+                    Some(_) => return Err(PyValueError::new_err("custom action params must be a mapping")),
+                };
+                let custom_flag = bool_object(py, true).into_bound(py);
+                return make_spec(
+                    cls,
+                    &[
+                        ("name", name),
+                        ("params", params),
+                        ("timeout", timeout),
+                        ("retry", retry),
+                        ("retry_backoff", retry_backoff),
+                        ("when", when),
+                        ("custom", custom_flag),
+                    ],
+                );
+            }
+            if let Some(name) = config.get_item("name")? {
+                let params = get_or("params", PyDict::new(py).into_any())?;
+                return make_spec(
+                    cls,
+                    &[
+                        ("name", name),
+                        ("params", params),
+                        ("timeout", timeout),
+                        ("retry", retry),
+                        ("retry_backoff", retry_backoff),
+                        ("when", when),
+                    ],
+                );
+            }
+            if let Some(http) = config.get_item("http")? {
+                // pystator 0.0.47 fails here with AttributeError on a non-mapping.
+                if http.cast::<PyMapping>().is_err() {
+                    return Err(PyValueError::new_err(format!(
+                        "http action requires a mapping, got {}",
+                        config.repr()?
+                    )));
+                }
+                let http_get = |key: &str, default: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
+                    match config.get_item(key)? {
+                        Some(v) => Ok(v),
+                        None => http.call_method1(intern!(py, "get"), (key, default)),
+                    }
+                };
+                let http_timeout = http_get("timeout", none())?;
+                let http_retry = http_get("retry", zero.clone())?;
+                let http_backoff = http_get("retry_backoff", one.clone())?;
+                return make_spec(
+                    cls,
+                    &[
+                        ("name", PyString::new(py, "_http").into_any()),
+                        ("params", http),
+                        ("timeout", http_timeout),
+                        ("retry", http_retry),
+                        ("retry_backoff", http_backoff),
+                        ("when", when),
+                    ],
+                );
+            }
+            if let Some(branch) = config.get_item("branch")? {
+                let Ok(branch) = branch.cast::<PyDict>() else {
+                    return Err(PyValueError::new_err(format!(
+                        "branch action requires a mapping, got {}",
+                        config.repr()?
+                    )));
+                };
+                let params = PyDict::new(py);
+                params.set_item("when", branch.get_item("when")?)?;
+                for key in ["then", "else"] {
+                    let steps = match branch.get_item(key)? {
+                        Some(v) if v.is_truthy()? => v,
+                        _ => PyList::empty(py).into_any(),
+                    };
+                    params.set_item(key, steps)?;
+                }
+                return make_spec(
+                    cls,
+                    &[
+                        ("name", PyString::new(py, "_branch").into_any()),
+                        ("params", params.into_any()),
+                        ("timeout", timeout),
+                        ("retry", retry),
+                        ("retry_backoff", retry_backoff),
+                        ("when", when),
+                    ],
+                );
+            }
+            if let Some(code) = config.get_item("code")? {
+                let params = if code.is_instance_of::<PyString>() {
+                    let params = PyDict::new(py);
+                    params.set_item("source", &code)?;
+                    params
+                } else if let Ok(code) = code.cast::<PyDict>() {
+                    code.copy()?
+                } else {
+                    return Err(PyValueError::new_err(format!(
+                        "code action must be str or dict, got {}",
+                        config.repr()?
+                    )));
+                };
+                let timeout =
+                    if timeout.is_truthy()? { timeout } else { params.get_item("timeout")?.unwrap_or_else(none) };
+                let retry = if retry.is_truthy()? {
+                    retry
+                } else {
+                    let raw = params.get_item("retry")?.unwrap_or_else(|| zero.clone());
+                    let raw = if raw.is_truthy()? { raw } else { zero.clone() };
+                    py.get_type::<PyInt>().call1((raw,))?
+                };
+                return make_spec(
+                    cls,
+                    &[
+                        ("name", PyString::new(py, "_code").into_any()),
+                        ("params", params.into_any()),
+                        ("timeout", timeout),
+                        ("retry", retry),
+                        ("retry_backoff", retry_backoff),
+                        ("when", when),
+                    ],
+                );
+            }
+            for effect in Contract::V47.effect_types() {
+                if let Some(value) = config.get_item(effect)? {
+                    return make_spec(
+                        cls,
+                        &[
+                            ("name", PyString::new(py, &format!("{EFFECT_PREFIX}{effect}")).into_any()),
+                            ("params", normalize_effect_params(effect, &value)?.into_any()),
+                            ("effect", PyString::new(py, effect).into_any()),
+                            ("timeout", timeout),
+                            ("retry", retry),
+                            ("retry_backoff", retry_backoff),
+                            ("when", when),
+                        ],
+                    );
+                }
+            }
+        }
+        Err(PyValueError::new_err(format!("Invalid action config: {}", display(config))))
+    }
+
+    #[classattr]
+    fn __match_args__(py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        Ok(PyTuple::new(py, SPEC_FIELDS)?.unbind())
     }
 }
 
@@ -332,6 +619,10 @@ fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyRe
         "append" => match value.cast::<PyDict>() {
             Ok(mapping) if mapping.contains("field")? && mapping.contains("value")? => mapping.copy(),
             _ => Err(PyValueError::new_err("'append' effect requires {field: ..., value: ...}")),
+        },
+        "compute" => match value.cast::<PyDict>() {
+            Ok(mapping) => mapping.copy(),
+            Err(_) => Err(PyValueError::new_err("'compute' effect requires a mapping of {key: expression}")),
         },
         other => Err(PyValueError::new_err(format!("Unknown effect type: {other}"))),
     }
@@ -669,6 +960,13 @@ pub struct Job<'a, 'py> {
     pub backoff: Held<'a, 'py, PyAny>,
     /// The spec, when it is ours (its registry key is precomputed).
     pub spec: Option<&'a Bound<'py, ActionSpec>>,
+    /// The spec object when it is not ours (ours is `spec`); None for a bare name.
+    /// 0.0.47's built-in actions are run from it (see [`Job::spec_object`]).
+    pub source: Option<Held<'a, 'py, PyAny>>,
+    /// 0.0.47's `when`, when not None (not yet checked).
+    pub when: Option<Held<'a, 'py, PyAny>>,
+    /// How many `_branch` actions enclose this one (0.0.47's `branch_enclosing_depth`).
+    pub depth: i64,
 }
 
 /// A [`Job`] stored across suspensions of the async driver.
@@ -679,6 +977,9 @@ pub struct OwnedJob {
     pub retries: u64,
     pub backoff: Py<PyAny>,
     pub spec: Option<Py<ActionSpec>>,
+    pub source: Option<Py<PyAny>>,
+    pub when: Option<Py<PyAny>>,
+    pub depth: i64,
 }
 
 impl OwnedJob {
@@ -690,7 +991,18 @@ impl OwnedJob {
             retries: self.retries,
             backoff: Held::Borrowed(self.backoff.bind(py)),
             spec: self.spec.as_ref().map(|s| s.bind(py)),
+            source: self.source.as_ref().map(|s| Held::Borrowed(s.bind(py))),
+            when: self.when.as_ref().map(|w| Held::Borrowed(w.bind(py))),
+            depth: self.depth,
         }
+    }
+
+    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.params)?;
+        visit.call(&self.timeout)?;
+        visit.call(&self.backoff)?;
+        visit.call(&self.source)?;
+        visit.call(&self.when)
     }
 }
 
@@ -703,6 +1015,17 @@ impl<'a, 'py> Job<'a, 'py> {
             retries: self.retries,
             backoff: self.backoff.unbind(),
             spec: self.spec.map(|s| s.clone().unbind()),
+            source: self.source.map(Held::unbind),
+            when: self.when.map(Held::unbind),
+            depth: self.depth,
+        }
+    }
+
+    /// The spec object (ours or not); None for a bare name.
+    pub fn spec_object(&self) -> Option<&Bound<'py, PyAny>> {
+        match (self.spec, &self.source) {
+            (Some(ours), _) => Some(ours.as_any()),
+            (None, source) => source.as_deref(),
         }
     }
 
@@ -717,12 +1040,16 @@ impl<'a, 'py> Job<'a, 'py> {
             retries: 0,
             backoff: Held::Owned(PyFloat::new(py, 1.0).into_any()),
             spec: None,
+            source: None,
+            when: None,
+            depth: 0,
         })
     }
 
     /// Reads a spec: ours directly, any other object through its attributes
-    /// (`name`, `has_params`, `params`, `timeout`, `retry`, `retry_backoff`).
-    pub fn from_spec(spec: &'a Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Self> {
+    /// (`name`, `has_params`, `params`, `timeout`, `retry`, `retry_backoff`, and
+    /// `when` under a contract that has it).
+    pub fn from_spec(spec: &'a Bound<'py, PyAny>, with_timeout: bool, contract: Contract) -> PyResult<Self> {
         let py = spec.py();
         if let Ok(ours) = spec.cast::<ActionSpec>() {
             let s: &'a ActionSpec = ours.get();
@@ -732,6 +1059,7 @@ impl<'a, 'py> Job<'a, 'py> {
                 Err(_) => params.is_truthy()?,
             };
             let timeout = s.timeout.bind(py);
+            let when = s.when.bind(py);
             return Ok(Self {
                 name: Held::Borrowed(s.name.bind(py)),
                 params: has_params.then_some(Held::Borrowed(params)),
@@ -739,6 +1067,9 @@ impl<'a, 'py> Job<'a, 'py> {
                 retries: s.retries,
                 backoff: Held::Borrowed(s.retry_backoff.bind(py)),
                 spec: Some(ours),
+                source: None,
+                when: (contract.has_when() && !when.is_none()).then_some(Held::Borrowed(when)),
+                depth: 0,
             });
         }
         let trusted = is_trusted(spec, &TRUSTED_SPEC);
@@ -778,6 +1109,14 @@ impl<'a, 'py> Job<'a, 'py> {
             check_number("ActionSpec.retry_backoff", &backoff)?;
             backoff
         };
+        let when = if contract.has_when() {
+            match spec.getattr_opt(intern!(py, "when"))? {
+                Some(w) if !w.is_none() => Some(Held::Owned(w)),
+                _ => None,
+            }
+        } else {
+            None
+        };
         Ok(Self {
             name: Held::Owned(name),
             params: params.map(Held::Owned),
@@ -785,6 +1124,9 @@ impl<'a, 'py> Job<'a, 'py> {
             retries,
             backoff: Held::Owned(backoff),
             spec: None,
+            source: Some(Held::Borrowed(spec)),
+            when,
+            depth: 0,
         })
     }
 }

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::attempt::backoff_delay;
+use crate::contract::Contract;
 use crate::effects;
 use crate::executor::Executor;
 use crate::registry::Registry;
@@ -115,7 +116,7 @@ fn specs_resolve_directly_and_through_attributes() {
         kwargs.set_item("params", &params).unwrap();
         kwargs.set_item("retry", -3).unwrap();
         let ours = py.get_type::<ActionSpec>().call(("a",), Some(&kwargs)).unwrap();
-        let job = Job::from_spec(&ours, true).unwrap();
+        let job = Job::from_spec(&ours, true, Contract::Seed).unwrap();
         assert_eq!(job.name.to_str().unwrap(), "a");
         assert!(job.params.is_some());
         assert_eq!(job.retries, 0, "negative retry means no retries");
@@ -128,15 +129,15 @@ fn specs_resolve_directly_and_through_attributes() {
         .get_item("spec")
         .unwrap()
         .unwrap();
-        let job = Job::from_spec(&foreign, true).unwrap();
+        let job = Job::from_spec(&foreign, true, Contract::Seed).unwrap();
         assert_eq!(job.name.to_str().unwrap(), "b");
         assert!(job.params.is_none());
         assert_eq!(job.retries, 2);
         assert!(job.timeout.is_some());
-        assert!(Job::from_spec(&foreign, false).unwrap().timeout.is_none());
+        assert!(Job::from_spec(&foreign, false, Contract::Seed).unwrap().timeout.is_none());
 
         let broken = run(py, "import types\nspec = types.SimpleNamespace(name=3)").get_item("spec").unwrap().unwrap();
-        let err = Job::from_spec(&broken, false).err().unwrap();
+        let err = Job::from_spec(&broken, false, Contract::Seed).err().unwrap();
         assert!(err.is_instance_of::<pyo3::exceptions::PyTypeError>(py));
     });
 }
@@ -165,7 +166,7 @@ fn backoff_keeps_the_number_type() {
         let kwargs = PyDict::new(py);
         kwargs.set_item("retry_backoff", 2).unwrap();
         let spec = py.get_type::<ActionSpec>().call(("a",), Some(&kwargs)).unwrap();
-        let job = Job::from_spec(&spec, false).unwrap();
+        let job = Job::from_spec(&spec, false, Contract::Seed).unwrap();
         let delays: Vec<i64> = (1..=4).map(|n| backoff_delay(py, &job, n).unwrap().extract().unwrap()).collect();
         assert_eq!(delays, [2, 4, 8, 16]);
         assert!(backoff_delay(py, &job, 1).unwrap().is_exact_instance_of::<pyo3::types::PyInt>());
@@ -177,22 +178,22 @@ fn effects_mutate_the_context() {
     Python::attach(|py| {
         let ctx = PyDict::new(py);
         let params = |code: &str| run(py, &format!("p = {code}")).get_item("p").unwrap().unwrap();
-        effects::apply("increment", &params("{'field': 'n'}"), ctx.as_any()).unwrap();
-        effects::apply("increment", &params("{'field': 'n'}"), ctx.as_any()).unwrap();
-        effects::apply("decrement", &params("{'field': 'm'}"), ctx.as_any()).unwrap();
-        effects::apply("append", &params("{'field': 'h', 'value': 1}"), ctx.as_any()).unwrap();
-        effects::apply("set", &params("{'a': 'b'}"), ctx.as_any()).unwrap();
-        effects::apply("timestamp", &params("{'field': 't'}"), ctx.as_any()).unwrap();
-        effects::apply("clear", &params("{'field': 'a'}"), ctx.as_any()).unwrap();
+        effects::apply("increment", &params("{'field': 'n'}"), ctx.as_any(), Contract::Seed).unwrap();
+        effects::apply("increment", &params("{'field': 'n'}"), ctx.as_any(), Contract::Seed).unwrap();
+        effects::apply("decrement", &params("{'field': 'm'}"), ctx.as_any(), Contract::Seed).unwrap();
+        effects::apply("append", &params("{'field': 'h', 'value': 1}"), ctx.as_any(), Contract::Seed).unwrap();
+        effects::apply("set", &params("{'a': 'b'}"), ctx.as_any(), Contract::Seed).unwrap();
+        effects::apply("timestamp", &params("{'field': 't'}"), ctx.as_any(), Contract::Seed).unwrap();
+        effects::apply("clear", &params("{'field': 'a'}"), ctx.as_any(), Contract::Seed).unwrap();
         assert_eq!(ctx.get_item("n").unwrap().unwrap().extract::<i64>().unwrap(), 2);
         assert_eq!(ctx.get_item("m").unwrap().unwrap().extract::<i64>().unwrap(), -1);
         assert_eq!(ctx.get_item("h").unwrap().unwrap().extract::<Vec<i64>>().unwrap(), [1]);
         assert!(ctx.get_item("a").unwrap().is_none());
         let stamp: String = ctx.get_item("t").unwrap().unwrap().extract().unwrap();
         assert!(stamp.ends_with("+00:00") && stamp.contains('T'), "{stamp}");
-        let err = effects::apply("nope", &params("{}"), ctx.as_any()).unwrap_err();
+        let err = effects::apply("nope", &params("{}"), ctx.as_any(), Contract::Seed).unwrap_err();
         assert_eq!(err.to_string(), "ValueError: Unknown effect type: nope");
-        let err = effects::apply("increment", &params("{}"), ctx.as_any()).unwrap_err();
+        let err = effects::apply("increment", &params("{}"), ctx.as_any(), Contract::Seed).unwrap_err();
         assert!(err.is_instance_of::<pyo3::exceptions::PyKeyError>(py));
     });
 }
@@ -224,4 +225,33 @@ def flaky(ctx):\n    calls.append(1)\n    if len(calls) < 3:\n        raise Conn
         assert_eq!(slept, [0.5, 1.0]);
         py.run(c"import importlib, time; importlib.reload(time)", None, None).unwrap();
     });
+}
+
+#[test]
+fn v47_effects_check_value_types() {
+    Python::attach(|py| {
+        let ctx = PyDict::new(py);
+        ctx.set_item("s", "text").unwrap();
+        ctx.set_item("b", true).unwrap();
+        let params = |code: &str| run(py, &format!("p = {code}")).get_item("p").unwrap().unwrap();
+        // The seed contract applies `+ 1` whatever the value; 0.0.47 wants a number.
+        let err = effects::apply("increment", &params("{'field': 'b'}"), ctx.as_any(), Contract::V47).unwrap_err();
+        assert_eq!(err.to_string(), "TypeError: Cannot increment field 'b': expected a numeric value, got bool");
+        effects::apply("increment", &params("{'field': 'b'}"), ctx.as_any(), Contract::Seed).unwrap();
+        let err =
+            effects::apply("append", &params("{'field': 's', 'value': 1}"), ctx.as_any(), Contract::V47).unwrap_err();
+        assert_eq!(err.to_string(), "TypeError: Cannot append to field 's': expected a list value, got str");
+        let err = effects::apply("compute", &params("{}"), ctx.as_any(), Contract::Seed).unwrap_err();
+        assert_eq!(err.to_string(), "ValueError: Unknown effect type: compute");
+    });
+}
+
+#[test]
+fn contract_lists_its_differences() {
+    assert!(Contract::V47.params_as_kwargs() && !Contract::Seed.params_as_kwargs());
+    assert!(Contract::V47.register_replaces() && !Contract::Seed.register_replaces());
+    assert!(Contract::V47.is_builtin_action(b"_branch") && !Contract::Seed.is_builtin_action(b"_branch"));
+    assert!(!Contract::V47.is_builtin_action(b"_effect.set"));
+    assert!(Contract::Seed.skipped_counts_as_succeeded() && !Contract::V47.skipped_counts_as_succeeded());
+    assert_eq!(Contract::V47.effect_types().len(), Contract::Seed.effect_types().len() + 1);
 }

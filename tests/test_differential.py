@@ -1,5 +1,9 @@
 """Differential (property-based) test: ferrostator against pystator 0.0.25.
 
+(Its pystator 0.0.47 mode — ferrostator.v47 against pystator 0.0.47, with kwargs and
+ctx actions, ``when``, branches, effects and the built-in actions — runs in the v47
+venv: ``tests_v47/test_differential_v47.py``, part of ``make test``.)
+
 Hypothesis draws scenarios (see ``_scenarios.py``): registered actions (sync or async
 callables of several shapes, each call logging events, mutating the context or the
 registry, suspending, failing the first k calls with transient or permanent errors,

@@ -199,9 +199,9 @@ def test_install_without_pystator_says_so(monkeypatch):
 
 
 def test_install_refuses_an_unsupported_pystator_version(monkeypatch):
-    monkeypatch.setattr(metadata, "version", lambda name: "0.0.47")
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0.46")
     with pytest.raises(
-        RuntimeError, match=r"pystator 0\.0\.47 is installed.*supports pystator 0\.0\.25"
+        RuntimeError, match=r"pystator 0\.0\.46 is installed.*supports pystator 0\.0\.25, 0\.0\.47"
     ):
         ferrostator.install()
     assert ferrostator.installed() is None
@@ -210,8 +210,9 @@ def test_install_refuses_an_unsupported_pystator_version(monkeypatch):
 
 def test_the_contract_follows_the_pystator_version():
     assert _contracts.contract_for("0.0.25").module == "ferrostator.actions"
+    assert _contracts.contract_for("0.0.47").module == "ferrostator.v47.actions"
     assert _install.contract_for is _contracts.contract_for
-    with pytest.raises(RuntimeError, match="supports pystator 0.0.25 only"):
+    with pytest.raises(RuntimeError, match="supports pystator 0.0.25, 0.0.47 only"):
         _contracts.contract_for("9.9.9")
 
 

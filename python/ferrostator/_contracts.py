@@ -26,6 +26,9 @@ class Contract:
 #: pystator version -> its contract.
 CONTRACTS: dict[str, Contract] = {
     "0.0.25": Contract("ferrostator.actions", reads_pystator_fields=True),
+    # 0.0.47's ActionSpec has `when`, and its executor asks `accepts_kwargs`: read
+    # through their attributes, by ferrostator.v47 (pystator 0.0.47's contract).
+    "0.0.47": Contract("ferrostator.v47.actions"),
 }
 
 

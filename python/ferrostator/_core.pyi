@@ -13,7 +13,7 @@ parameters are typed with the structural protocols ``_ActionSpecLike`` and
 """
 
 import asyncio
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, MutableMapping
 from datetime import datetime
 from enum import Enum
 from typing import (
@@ -61,6 +61,15 @@ __all__ = [
     "_adopt_pystator_errors",
     "_use_logger",
     "_trust_pystator_types",
+    "MAX_BRANCH_DEPTH",
+    "ActionSpec47",
+    "ExecutionResult47",
+    "ExecutorCore47",
+    "RegistryCore47",
+    "_V47ErrorCode",
+    "_v47_import",
+    "action_results_to_payload",
+    "apply_effect",
 ]
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -76,6 +85,8 @@ __version__: Final[str]
 """The version of the ferrostator package (from Cargo.toml)."""
 
 ACTION_PARAMS_KEY: Final = "_action_params"
+#: pystator 0.0.47's contract: ``_branch`` actions nest at most this deep.
+MAX_BRANCH_DEPTH: Final = 8
 """Context key under which an action finds its spec's ``params`` while it runs."""
 
 # ---------------------------------------------------------------------------
@@ -840,9 +851,10 @@ def _sequential_start(
     """``ActionExecutor.async_execute``: the finished ExecutionResult, or a _Run to await."""
 
 def _spec_start(
-    executor: ExecutorCore, action: _ActionSpecLike, context: _Context
+    executor: ExecutorCore, action: _ActionSpecLike, context: _Context, depth: int | None = None
 ) -> ActionResult | _Run[ActionResult]:
-    """``ActionExecutor.async_execute_action_spec``: the ActionResult, or a _Run to await."""
+    """``ActionExecutor.async_execute_action_spec``: the ActionResult, or a _Run to await.
+    ``depth``: how many ``_branch`` actions enclose it (pystator 0.0.47's contract)."""
 
 def _registry_start(
     registry: RegistryCore, name: str, context: _Context, raise_on_error: object = None
@@ -861,6 +873,7 @@ def _parallel_start(
     ExecutionResult. Must be called with an asyncio event loop running."""
 
 def _phased_start(
+    executor: ExecutorCore,
     transition_result: _TransitionResultLike,
 ) -> tuple[ExecutionResult, tuple[tuple[_ActionSpecLike, ...], ...] | None]:
     """``ActionExecutor.async_execute_phased``, first step: the ExecutionResult and the
@@ -884,3 +897,138 @@ def _fan_out(
 ) -> _Batch[list[ActionResult]]: ...
 def _complete(er: ExecutionResult) -> ExecutionResult:
     """Mark an ExecutionResult completed now and return it."""
+
+# ---------------------------------------------------------------------------
+# pystator 0.0.47's contract (ferrostator.v47): the same core classes, created with
+# that contract.
+# ---------------------------------------------------------------------------
+
+class _V47ErrorCode(str, Enum):
+    """Machine-readable error codes for programmatic error handling (pystator 0.0.47:
+    ``ferrostator.v47.ErrorCode``)."""
+
+    GUARD_REJECTED = "guard_rejected"
+    GUARD_EXECUTION_ERROR = "guard_execution_error"
+    VALIDATION_FAILED = "validation_failed"
+    INVALID_STATE = "invalid_state"
+    INVALID_TRIGGER = "invalid_trigger"
+    TERMINAL_STATE = "terminal_state"
+    TIMEOUT = "timeout"
+    CONFIG = "config"
+    ACTION_FAILED = "action_failed"
+    STALE_VERSION = "stale_version"
+    GUARD_NOT_FOUND = "guard_not_found"
+    ACTION_NOT_FOUND = "action_not_found"
+    UNDEFINED_STATE = "undefined_state"
+    CONCURRENT_TRANSITION = "concurrent_transition"
+    LEASE_LOST = "lease_lost"
+    WORKER_STARTUP = "worker_startup"
+
+def _v47_import(module: str, what: str) -> Any:
+    """pystator's ``module``, or ImportError saying that ``what`` needs pystator."""
+
+class ActionSpec47(ActionSpec):
+    """Action specification, pystator 0.0.47's contract (``ferrostator.v47.ActionSpec``):
+    the seed's fields plus ``when`` (a condition checked before the action runs: an
+    expression string or pystator's CheckSpec) and ``custom``."""
+
+    __match_args__ = (  # type: ignore[assignment]
+        "name",
+        "params",
+        "effect",
+        "timeout",
+        "retry",
+        "retry_backoff",
+        "when",
+        "custom",
+    )
+
+    def __new__(
+        cls,
+        name: str = "",
+        params: Mapping[str, Any] | None = None,
+        effect: str | None = None,
+        timeout: float | None = None,
+        retry: int = 0,
+        retry_backoff: float = 1.0,
+        when: Any = None,
+        custom: bool = False,
+    ) -> Self: ...
+    @property
+    def when(self) -> Any:
+        """The condition checked before the action runs (an expression string or a
+        CheckSpec), or None."""
+
+    @property
+    def custom(self) -> bool:
+        """True when the action was declared with the explicit ``custom:`` form."""
+
+    @property
+    def is_custom(self) -> bool:
+        """True if this action was declared with the explicit ``custom:`` form."""
+
+    @classmethod
+    def from_config(cls, config: str | Mapping[str, Any]) -> Self:
+        """Create from config (pystator 0.0.47's forms): a string name; a dict with
+        ``custom``, ``name`` (+params), ``http``, ``branch``, ``code``, or an effect
+        (``set``, ``timestamp``, ``increment``, ``decrement``, ``append``, ``clear``,
+        ``compute``), looked for in that order; each may carry ``when``, ``timeout``,
+        ``retry``, ``retry_backoff``.
+
+        Raises:
+            ValueError: for a config of none of these forms, or a malformed one.
+        """
+
+class ExecutionResult47(ExecutionResult):
+    """Result of executing all actions of a transition, pystator 0.0.47's contract
+    (``ferrostator.v47.ExecutionResult``): a skipped action is not a success."""
+
+    @property
+    def skipped_actions(self) -> list[str]:
+        """Names of the actions that were skipped (not registered, or ``when`` false)."""
+
+class RegistryCore47(RegistryCore):
+    """The registry core with pystator 0.0.47's contract: registering a name again
+    replaces the action; params reach actions whose signature accepts keyword
+    arguments as ``func(ctx, **params)``. Use :class:`ferrostator.v47.ActionRegistry`."""
+
+    def accepts_kwargs(self, name: str) -> bool:
+        """True if the named action accepts keyword arguments (keyword-only or
+        ``**kwargs`` parameters): its spec's params are passed as keyword arguments."""
+
+class ExecutorCore47(ExecutorCore):
+    """The executor core with pystator 0.0.47's contract: ``when`` conditions, the
+    built-in ``_http`` / ``_code`` / ``_branch`` actions, keyword params, the
+    ``compute`` effect. Use :class:`ferrostator.v47.ActionExecutor`. Also accepts
+    pystator's own ActionRegistry (asked at each lookup, ``accepts_kwargs`` included)."""
+
+    def __new__(
+        cls,
+        registry: RegistryCore | Any,
+        stop_on_error: bool | None = False,
+        log_execution: bool | None = True,
+        default_mode: ExecutionMode | None = ...,
+        strict: bool | None = False,
+    ) -> Self: ...
+    def execute_action_spec(  # type: ignore[override]
+        self, action: _ActionSpecLike, context: _Context, *, branch_enclosing_depth: int = 0
+    ) -> ActionResult:
+        """Execute a single ActionSpec synchronously: its ``when``, built-in actions,
+        effects, keyword params and retries apply. ``branch_enclosing_depth`` counts
+        the ``_branch`` actions around it (at most MAX_BRANCH_DEPTH)."""
+
+def apply_effect(
+    effect_type: str, params: Mapping[str, Any], ctx: MutableMapping[str, Any]
+) -> None:
+    """Apply a declarative effect to a context, as pystator 0.0.47's
+    ``pystator.effects.apply_effect`` (``compute`` evaluates with pystator's
+    expression evaluator).
+
+    Raises:
+        ValueError: for an unknown effect type.
+        TypeError: increment/decrement of a non-number, append to a non-list.
+    """
+
+def action_results_to_payload(results: Iterable[_ResultLike]) -> list[dict[str, Any]]:
+    """JSON-friendly rows, one per result: ``name``, ``status``, ``success``,
+    ``skipped``, then ``error`` (as a string) and ``result`` when not None."""

@@ -31,6 +31,7 @@ from ferrostator._core import (
     _phased_start,
     _registry_all_start,
     _registry_start,
+    _Run,
     _sequential_start,
     _spec_start,
     is_transient_error,
@@ -200,8 +201,8 @@ class ActionExecutor(ExecutorCore):
         """Execute all actions asynchronously in sequential order."""
         run = _sequential_start(self, transition_result, context)
         try:
-            # Not an ExecutionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
-            return run if type(run) is ExecutionResult else await run  # type: ignore[misc]
+            # An ExecutionResult (of either contract's class) or a _Run to await.
+            return await run if type(run) is _Run else run  # type: ignore[return-value]
         finally:
             del run  # see _settle
 
@@ -221,7 +222,7 @@ class ActionExecutor(ExecutorCore):
     ) -> ExecutionResult:
         """Execute actions in phases: exit -> transition -> enter (each parallel).
         With ``stop_on_error``, stop after a phase with a failure."""
-        result, phases = _phased_start(transition_result)
+        result, phases = _phased_start(self, transition_result)
         results: list[ActionResult] = []
         phase_results: list[ActionResult] = []
         try:
@@ -296,8 +297,8 @@ class ActionExecutor(ExecutorCore):
         try:
             for transition_result, context in items:
                 run = _sequential_start(self, transition_result, context)
-                # Not an ExecutionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
-                out.append(run if type(run) is ExecutionResult else await run)  # type: ignore[misc]
+                # An ExecutionResult (of either contract's class) or a _Run to await.
+                out.append(await run if type(run) is _Run else run)  # type: ignore[arg-type]
             return out
         finally:
             del out, run  # see _settle
