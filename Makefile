@@ -95,9 +95,31 @@ stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k
 	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q -s tests/stress  # -s: prints the figures
 
 .PHONY: bench
-bench: build-v47 ## Benchmarks side by side with pystator: 0.0.25 (seed), then 0.0.47 (ferrostator.v47)
+bench: build-v47 ## Benchmarks side by side with pystator: 0.0.25 (seed), then 0.0.47 (ferrostator.v47), then bench-scaling
 	$(PY) benches/report.py
 	$(V47_PY) benches/report.py --contract v47
+	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
+	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make bench-scaling builds it)"; fi
+
+# Thread scaling needs a free-threaded CPython (FT_VERSION, from the `make pythons` cache,
+# built when missing): its own venv and target directory, a release build, GIL disabled.
+FERRO_PYTHONS ?= $(HOME)/.cache/ferrostator/pythons
+FT_VERSION ?= 3.14t
+FT_PYTHON ?= $(FERRO_PYTHONS)/$(FT_VERSION)/bin/python$(FT_VERSION)
+FT_VENV := .venvs/scaling-$(FT_VERSION)
+
+$(FT_VENV)/.installed: requirements-dev.txt requirements-reference.txt
+	FERRO_PYTHONS=$(FERRO_PYTHONS) bash scripts/build_pythons.sh $(FT_VERSION)
+	$(FT_PYTHON) -m venv $(FT_VENV)
+	$(FT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FT_VENV)/bin/python -m pip install -q -r requirements-dev.txt -r requirements-reference.txt
+	touch $@
+
+.PHONY: bench-scaling
+bench-scaling: $(FT_VENV)/.installed ## Threads sharing registry, executor and transition vs sharing nothing (FT_PYTHON, 3.14t)
+	CARGO_TARGET_DIR=$(abspath target/$(notdir $(FT_VENV))) VIRTUAL_ENV=$(abspath $(FT_VENV)) \
+		PATH=$(abspath $(FT_VENV))/bin:$$PATH maturin develop --release -q
+	PYTHON_GIL=0 $(FT_VENV)/bin/python benches/scaling.py
 
 .PHONY: clean
 clean: ## Remove build products and the virtualenv

@@ -208,10 +208,17 @@ class Bench:
     """A registry, an executor and the transitions of every workload, built
     with one implementation's public API."""
 
-    def __init__(self, ns: types.SimpleNamespace) -> None:
+    def __init__(self, ns: types.SimpleNamespace, fresh_actions: bool = False) -> None:
+        """``fresh_actions``: register new function objects (made by the calling
+        thread) instead of the module's, so that nothing is shared with other Benches."""
         self.ns = ns
         self.registry = ns.ActionRegistry()
-        for func in SYNC_ACTIONS + ASYNC_ACTIONS + KWARGS_ACTIONS:
+        actions = SYNC_ACTIONS + ASYNC_ACTIONS + KWARGS_ACTIONS
+        if fresh_actions:
+            actions = tuple(_make_sync_action(i) for i in range(9))
+            actions += tuple(_make_async_action(i) for i in range(9))
+            actions += tuple(_make_kwargs_action(i) for i in range(9))
+        for func in actions:
             self.registry.register(func.__name__, func)
         self.registry.register("sleepy", suspending_action)
         self.executor = ns.ActionExecutor(self.registry)

@@ -35,13 +35,13 @@ pub enum Next {
 /// (logged at INFO); transient errors and timeouts are retried.
 pub fn after_attempt(
     py: Python<'_>,
-    job: &Job<'_>,
+    job: &Job<'_, '_>,
     attempt: u64,
     outcome: Outcome,
     log_execution: bool,
 ) -> PyResult<Next> {
     let last = attempt >= job.retries;
-    let name = &job.name;
+    let name: &Bound<'_, PyString> = &job.name;
     match outcome {
         Outcome::Final(result) => Ok(Next::Done(result)),
         Outcome::Result(result) => {
@@ -95,7 +95,7 @@ pub fn after_attempt(
             }
         }
         Outcome::TimedOut => {
-            let timeout = job.timeout.as_ref().map(display).unwrap_or_else(|| "None".to_owned());
+            let timeout = job.timeout.as_deref().map(display).unwrap_or_else(|| "None".to_owned());
             let error = PyTimeoutError::new_err(format!("Action '{name}' timed out after {timeout}s"));
             let result = Res::failed(name.clone().into_any().unbind(), error.into_value(py).into_any());
             if last {
@@ -109,7 +109,7 @@ pub fn after_attempt(
 
 /// The delay before attempt `attempt` (>= 1): `retry_backoff * 2**(attempt - 1)`,
 /// computed with Python numbers so an int backoff gives int delays, as in pystator.
-pub fn backoff_delay<'py>(py: Python<'py>, job: &Job<'py>, attempt: u64) -> PyResult<Bound<'py, PyAny>> {
+pub fn backoff_delay<'py>(py: Python<'py>, job: &Job<'_, 'py>, attempt: u64) -> PyResult<Bound<'py, PyAny>> {
     let factor = 2u64.into_pyobject(py)?.pow(attempt.saturating_sub(1), py.None())?;
     job.backoff.mul(factor)
 }

@@ -976,12 +976,22 @@ impl Driver {
         let ctx = self.context.bind(py);
         let exec = self.executor.as_ref().map(|e| e.get());
         let contract = exec.map_or(crate::contract::Contract::Seed, Executor::contract);
+        let (owned, object);
         let job = match item {
             Item::Prepared(job, entry) => return Ok(Ok(self.action(py, job, Some(entry)))),
             Item::Builtin(job) => return Ok(Ok(self.start_builtin(py, job.bind(py))?)),
-            Item::Job(job) => job.bind(py),
-            Item::Spec(spec) => Job::from_spec(spec.bind(py), true, contract)?,
-            Item::Name(name) => Job::from_name(name.bind(py))?,
+            Item::Job(job) => {
+                owned = job;
+                owned.bind(py)
+            }
+            Item::Spec(spec) => {
+                object = spec.into_bound(py);
+                Job::from_spec(&object, true, contract)?
+            }
+            Item::Name(name) => {
+                object = name.into_bound(py);
+                Job::from_name(&object)?
+            }
         };
         if let Kind::Registry { .. } = self.kind {
             return Ok(Ok(self.action(py, job.unbind(), None)));
@@ -997,7 +1007,7 @@ impl Driver {
     }
 
     /// Starts a 0.0.47 built-in action: its runner (a coroutine of the prelude) awaited.
-    fn start_builtin(&self, py: Python<'_>, job: Job<'_>) -> PyResult<Action> {
+    fn start_builtin(&self, py: Python<'_>, job: Job<'_, '_>) -> PyResult<Action> {
         let exec = self.executor.as_ref().ok_or_else(|| PyRuntimeError::new_err("no executor"))?.bind(py);
         let args = Executor::builtin_args(exec, &job, self.context.bind(py))?;
         let runner = call_prelude(py, "_v47_builtin_async", args)?;

@@ -18,7 +18,7 @@ use crate::contract::{call_prelude, Contract, MAX_BRANCH_DEPTH};
 use crate::defs::defs;
 use crate::effects;
 use crate::registry::{foreign_lookup, Called, Entry, Handle, Registry, Snapshot};
-use crate::results::{result_succeeded, ActionResult, ExecutionResult, Res};
+use crate::results::{result_succeeded, ActionResult, ExecutionResult, Mode, Res};
 use crate::spec::{spec_list, ActionSpec47, Job, TransitionView, EFFECT_PREFIX};
 use crate::util::{action_not_found, close_iter, is_awaitable, is_exception, log, type_error};
 use crate::util::{name_key, now_us};
@@ -52,16 +52,15 @@ pub enum Prepared<'v> {
 /// (two atomic loads per action, rather than loading both again and cloning the
 /// entry). An action that registers, unregisters or swaps the executor's registry is
 /// seen by the very next lookup, as in pystator. A foreign registry (pystator's) is
-/// asked at every lookup; `fetched` holds the entry it gave last.
-pub struct RegistryView<'py> {
+/// asked at every lookup; `fetched` holds the entry it gave last. The registry and its
+/// table are held through arc-swap guards, so taking a view changes no count that
+/// other threads share.
+pub struct RegistryView {
     generation: u64,
-    source: ViewSource<'py>,
+    handle: arc_swap::Guard<Option<Arc<Handle>>>,
+    /// Our registry's table (None for a foreign registry).
+    table: Option<Snapshot>,
     fetched: Option<Arc<Entry>>,
-}
-
-enum ViewSource<'py> {
-    Ours { registry: Bound<'py, Registry>, table: Snapshot },
-    Foreign(Bound<'py, PyAny>),
 }
 
 impl Executor {
@@ -73,19 +72,17 @@ impl Executor {
         }
     }
 
-    fn registry_view<'py>(&self, py: Python<'py>) -> PyResult<RegistryView<'py>> {
+    fn registry_view(&self) -> PyResult<RegistryView> {
         // The generation first: a registry stored in between is newer than the
         // generation says, and the view is merely taken once more.
         let generation = self.registry_generation.load(Ordering::Acquire);
-        let source = match self.handle(py)? {
-            Handle::Ours(registry) => {
-                let registry = registry.into_bound(py);
-                let table = registry.get().snapshot();
-                ViewSource::Ours { registry, table }
-            }
-            Handle::Foreign(registry) => ViewSource::Foreign(registry.into_bound(py)),
+        let handle = self.registry.load();
+        let table = match handle.as_deref() {
+            Some(Handle::Ours(registry)) => Some(registry.get().snapshot()),
+            Some(Handle::Foreign(_)) => None,
+            None => return Err(cleared()),
         };
-        Ok(RegistryView { generation, source, fetched: None })
+        Ok(RegistryView { generation, handle, table, fetched: None })
     }
 
     fn set_registry_to(&self, registry: Option<Handle>) {
@@ -95,21 +92,17 @@ impl Executor {
 
     /// `view`, created or refreshed when the executor's registry or the registry's
     /// table changed since it was taken.
-    fn current_view<'v, 'py>(
-        &self,
-        py: Python<'py>,
-        view: &'v mut Option<RegistryView<'py>>,
-    ) -> PyResult<&'v mut RegistryView<'py>> {
+    fn current_view<'v>(&self, view: &'v mut Option<RegistryView>) -> PyResult<&'v mut RegistryView> {
         let current = view.as_ref().is_some_and(|v| {
             self.registry_generation.load(Ordering::Acquire) == v.generation
-                && match &v.source {
-                    ViewSource::Ours { registry, table } => registry.get().is_current(table),
-                    ViewSource::Foreign(_) => true,
+                && match (v.handle.as_deref(), &v.table) {
+                    (Some(Handle::Ours(registry)), Some(table)) => registry.get().is_current(table),
+                    _ => true,
                 }
         });
         if !current {
             // The old view is dropped here, with no borrow of it alive.
-            *view = Some(self.registry_view(py)?);
+            *view = Some(self.registry_view()?);
         }
         view.as_mut().ok_or_else(cleared)
     }
@@ -120,19 +113,19 @@ impl Executor {
 
     /// Whether this executor sets `context["_action_params"]` for the job (the
     /// seed contract; 0.0.47's passes params as keyword arguments).
-    pub fn sets_params(&self, job: &Job<'_>) -> bool {
+    pub fn sets_params(&self, job: &Job<'_, '_>) -> bool {
         job.params.is_some() && !self.contract.params_as_kwargs()
     }
 
     /// Whether the job takes pystator 0.0.47's keyword params path.
-    pub fn kwargs_path(&self, job: &Job<'_>) -> bool {
+    pub fn kwargs_path(&self, job: &Job<'_, '_>) -> bool {
         job.params.is_some() && self.contract.params_as_kwargs()
     }
 
     /// The arguments of the prelude's built-in action runners.
     pub fn builtin_args<'py>(
         slf: &Bound<'py, Self>,
-        job: &Job<'py>,
+        job: &Job<'_, 'py>,
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
         let py = slf.py();
@@ -141,7 +134,7 @@ impl Executor {
             py,
             [
                 slf.clone().into_any(),
-                source,
+                source.clone(),
                 ctx.clone(),
                 job.depth.into_pyobject(py)?.into_any(),
                 MAX_BRANCH_DEPTH.into_pyobject(py)?.into_any(),
@@ -160,16 +153,16 @@ impl Executor {
 
     /// Effects run here; a missing action is skipped (logged) or, in strict mode,
     /// raises ActionNotFoundError.
-    pub fn prepare<'v, 'py>(
+    pub fn prepare<'v>(
         &self,
-        py: Python<'py>,
-        job: &Job<'_>,
+        py: Python<'_>,
+        job: &Job<'_, '_>,
         ctx: &Bound<'_, PyAny>,
-        view: &'v mut Option<RegistryView<'py>>,
+        view: &'v mut Option<RegistryView>,
     ) -> PyResult<Prepared<'v>> {
-        let name = &job.name;
+        let name: &Bound<'_, PyString> = &job.name;
         if let Some(when) = &job.when {
-            let args = PyTuple::new(py, [when.clone(), ctx.clone()])?;
+            let args = PyTuple::new(py, [when.as_any(), ctx])?;
             if !call_prelude(py, "_v47_evaluate_when", args)?.is_truthy()? {
                 let reason = PyString::new(py, "when_condition_false").into_any().unbind();
                 return Ok(Prepared::Done(Res::skipped(name.clone().into_any().unbind(), reason)));
@@ -187,20 +180,21 @@ impl Executor {
             return Ok(Prepared::Builtin);
         }
         if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {
-            let params = job.params.as_ref();
+            let params = job.params.as_deref();
             let effect = String::from_utf8_lossy(effect);
             return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx, self.contract)?));
         }
-        let RegistryView { source, fetched, .. } = self.current_view(py, view)?;
-        let found = match source {
-            ViewSource::Ours { table, .. } => match &job.spec {
+        let RegistryView { handle, table, fetched, .. } = self.current_view(view)?;
+        let found = match (table, handle.as_deref()) {
+            (Some(table), _) => match job.spec {
                 Some(spec) => table.get_remembered(key, &spec.get().remembered),
                 None => table.get(key),
             },
-            ViewSource::Foreign(registry) => {
-                *fetched = foreign_lookup(registry, name)?;
+            (None, Some(Handle::Foreign(registry))) => {
+                *fetched = foreign_lookup(registry.bind(py), name)?;
                 fetched.as_ref()
             }
+            (None, _) => None,
         };
         if let Some(entry) = found {
             return Ok(Prepared::Run(entry));
@@ -226,7 +220,12 @@ impl Executor {
 
     /// The entry for a retry attempt: looked up again, as the action may have been
     /// unregistered or replaced meanwhile.
-    pub fn entry_for_attempt(&self, py: Python<'_>, job: &Job<'_>, first: Option<Arc<Entry>>) -> PyResult<Arc<Entry>> {
+    pub fn entry_for_attempt(
+        &self,
+        py: Python<'_>,
+        job: &Job<'_, '_>,
+        first: Option<Arc<Entry>>,
+    ) -> PyResult<Arc<Entry>> {
         if let Some(entry) = first {
             return Ok(entry);
         }
@@ -238,7 +237,7 @@ impl Executor {
     fn attempt_sync(
         &self,
         py: Python<'_>,
-        job: &Job<'_>,
+        job: &Job<'_, '_>,
         first: Option<&Entry>,
         ctx: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
@@ -282,11 +281,11 @@ impl Executor {
     fn attempt_kwargs_sync(
         &self,
         py: Python<'_>,
-        job: &Job<'_>,
+        job: &Job<'_, '_>,
         first: Option<&Entry>,
         ctx: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
-        let name = &job.name;
+        let name: &Bound<'_, PyString> = &job.name;
         let params = match &job.params {
             Some(params) => params,
             None => return Err(PyRuntimeError::new_err("the keyword params path needs params")),
@@ -333,9 +332,9 @@ impl Executor {
     /// up at each sleep so tests can patch it).
     pub fn run_sync<'py>(
         slf: &Bound<'py, Self>,
-        job: &Job<'py>,
+        job: &Job<'_, 'py>,
         ctx: &Bound<'py, PyAny>,
-        view: &mut Option<RegistryView<'py>>,
+        view: &mut Option<RegistryView>,
     ) -> PyResult<Res> {
         let py = slf.py();
         let this = slf.get();
@@ -362,16 +361,16 @@ impl Executor {
     }
 
     /// Runs specs in order, honouring stop_on_error.
-    fn run_specs<'py>(
+    fn run_specs<'s, 'py: 's>(
         slf: &Bound<'py, Self>,
-        specs: Vec<Bound<'py, PyAny>>,
+        specs: impl ExactSizeIterator<Item = &'s Bound<'py, PyAny>>,
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<Res>> {
         let mut out = Vec::with_capacity(specs.len());
         let mut view = None;
         let contract = slf.get().contract;
         for spec in specs {
-            let job = Job::from_spec(&spec, false, contract)?;
+            let job = Job::from_spec(spec, false, contract)?;
             let result = Self::run_sync(slf, &job, ctx, &mut view)?;
             let stop = !result.ok() && slf.get().stop_on_error();
             out.push(result);
@@ -390,9 +389,13 @@ impl Executor {
         let py = slf.py();
         let started = now_us();
         let view = TransitionView::new(tr);
-        let results = if view.success()? { Self::run_specs(slf, view.all_specs()?, ctx)? } else { Vec::new() };
-        let mode = defs(py)?.mode_sequential.clone_ref(py);
-        ExecutionResult::finished(py, tr.clone().unbind(), mode, results, started, slf.get().contract)
+        let results = if view.success()? {
+            let specs = view.all_specs()?;
+            Self::run_specs(slf, ExactLen(specs.iter(), specs.len()), ctx)?
+        } else {
+            Vec::new()
+        };
+        ExecutionResult::finished(py, tr.clone().unbind(), Mode::Sequential, results, started, slf.get().contract)
     }
 
     /// `execute_action_spec` with the number of enclosing `_branch` actions.
@@ -432,6 +435,25 @@ impl Executor {
         })
     }
 }
+
+/// An iterator whose length is known beforehand (the specs' `Vec` capacity).
+struct ExactLen<I>(I, usize);
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.0.next();
+        self.1 = self.1.saturating_sub(usize::from(item.is_some()));
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, Some(self.1))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
 
 fn cleared() -> PyErr {
     PyRuntimeError::new_err("this executor has no registry (it was cleared)")
@@ -575,7 +597,8 @@ impl Executor {
         let out = PyList::empty(py);
         let mut view = None;
         for name in action_names.try_iter()? {
-            let job = Job::from_name(&name?)?;
+            let name = name?;
+            let job = Job::from_name(&name)?;
             out.append(Self::run_sync(slf, &job, context, &mut view)?.into_object(py)?)?;
         }
         Ok(out.unbind())
@@ -585,9 +608,9 @@ impl Executor {
     fn validate_actions_exist(&self, py: Python<'_>, transition_result: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
         let registry = self.handle(py)?;
         let missing = PyList::empty(py);
-        for spec in TransitionView::new(transition_result).all_specs()? {
-            let job = Job::from_spec(&spec, false, self.contract)?;
-            let name = &job.name;
+        for spec in TransitionView::new(transition_result).all_specs()?.iter() {
+            let job = Job::from_spec(spec, false, self.contract)?;
+            let name: &Bound<'_, PyString> = &job.name;
             let key = name_key(name)?;
             let registered = key.starts_with(EFFECT_PREFIX.as_bytes())
                 || self.contract.is_builtin_action(&key)
@@ -615,7 +638,8 @@ impl Executor {
         context: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyList>> {
         let py = slf.py();
-        let results = Self::run_specs(slf, spec_list("actions", actions)?, context)?;
+        let specs = spec_list("actions", actions)?;
+        let results = Self::run_specs(slf, specs.iter(), context)?;
         let objects = results.into_iter().map(|r| r.into_object(py)).collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, objects)?.unbind())
     }

@@ -11,6 +11,7 @@
 //! continues as a Task.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -20,7 +21,7 @@ use crate::defs::defs;
 use crate::driver::{isolates, read_key, start, Driver, Finish, Item, Kind, Run, Step, StopRule};
 use crate::executor::{Executor, Prepared};
 use crate::registry::Registry;
-use crate::results::{complete, ExecutionResult, Results};
+use crate::results::{complete, ExecutionResult, Mode, Results};
 use crate::spec::{spec_list, Job, TransitionView};
 use crate::util::truthy;
 
@@ -42,14 +43,14 @@ pub fn _sequential_start(
     transition_result: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let mode = defs(py)?.mode_sequential.clone_ref(py);
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, executor.get().contract())?;
+    let er =
+        ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Sequential, executor.get().contract())?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
         return Ok(er.into_any());
     }
-    let items = view.all_specs()?.into_iter().map(|s| Item::Spec(s.unbind())).collect();
+    let items = view.all_specs()?.iter().map(|s| Item::Spec(s.clone().unbind())).collect();
     let driver = executor_driver(executor, context, items, StopRule::ExecutorFlag, Finish::Execution(er));
     start(py, driver)
 }
@@ -138,8 +139,7 @@ pub fn _phased_start<'py>(
     executor: &Bound<'py, Executor>,
     transition_result: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let mode = defs(py)?.mode_phased.clone_ref(py);
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, executor.get().contract())?;
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Phased, executor.get().contract())?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         complete(py, &er);
@@ -158,14 +158,14 @@ pub fn _parallel_start(
     transition_result: &Bound<'_, PyAny>,
     context: &Bound<'_, PyAny>,
 ) -> PyResult<Batch> {
-    let mode = defs(py)?.mode_parallel.clone_ref(py);
     let contract = executor.get().contract();
-    let er = ExecutionResult::start(py, transition_result.clone().unbind(), mode, contract)?;
+    let er = ExecutionResult::start(py, transition_result.clone().unbind(), Mode::Parallel, contract)?;
     let view = TransitionView::new(transition_result);
     if !view.success()? {
         return Ok(Batch::finished(py, BatchFinish::Execution(er)));
     }
-    let jobs = view.all_specs()?.iter().map(|s| Job::from_spec(s, true, contract)).collect::<PyResult<Vec<_>>>()?;
+    let specs = view.all_specs()?;
+    let jobs = specs.iter().map(|s| Job::from_spec(s, true, contract)).collect::<PyResult<Vec<_>>>()?;
     fan_out(py, executor, jobs, context, BatchFinish::Execution(er))
 }
 
@@ -198,16 +198,33 @@ enum BatchFinish {
 /// the Tasks the Python layer gathers.
 #[pyclass(name = "_Batch", module = "ferrostator._core", frozen)]
 pub struct Batch {
+    /// Taken by `finish`: a finished batch holds no result. A failed inline action's
+    /// traceback reaches the frame that started the batch (through `f_back`), and that
+    /// frame's locals hold the batch: were the results still in it, every failure
+    /// would leave a reference cycle for the collector.
+    parts: Mutex<Option<BatchParts>>,
+    tasks: Option<Py<PyList>>,
+}
+
+struct BatchParts {
     slots: Py<PyList>,
     /// Where each Task's result goes, and the Run that keeps it.
     task_slots: Vec<(usize, Py<Run>)>,
-    tasks: Option<Py<PyList>>,
     finish: BatchFinish,
 }
 
 impl Batch {
+    fn new(
+        slots: Py<PyList>,
+        task_slots: Vec<(usize, Py<Run>)>,
+        tasks: Option<Py<PyList>>,
+        finish: BatchFinish,
+    ) -> Self {
+        Self { parts: Mutex::new(Some(BatchParts { slots, task_slots, finish })), tasks }
+    }
+
     fn finished(py: Python<'_>, finish: BatchFinish) -> Self {
-        Self { slots: PyList::empty(py).unbind(), task_slots: Vec::new(), tasks: None, finish }
+        Self::new(PyList::empty(py).unbind(), Vec::new(), None, finish)
     }
 }
 
@@ -241,10 +258,14 @@ impl Batch {
     }
 
     /// Puts the Tasks' results in place (once they are all done) and returns the
-    /// batch's value.
+    /// batch's value. Once only: the batch gives its results away.
     fn finish(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let slots = self.slots.bind(py);
-        for (slot, run) in &self.task_slots {
+        let taken = self.parts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let Some(BatchParts { slots, task_slots, finish }) = taken else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("this batch was already finished"));
+        };
+        let slots = slots.bind(py);
+        for (slot, run) in &task_slots {
             let taken = match run.try_borrow_mut(py) {
                 Ok(mut run) => run.take_result(),
                 Err(_) => None,
@@ -256,24 +277,29 @@ impl Batch {
                 }
             }
         }
-        match &self.finish {
+        match finish {
             BatchFinish::List => Ok(slots.clone().into_any().unbind()),
             BatchFinish::Execution(er) => {
                 er.bind(py).get().set_results(Results::List(slots.clone().into_any().unbind()));
-                complete(py, er);
-                Ok(er.clone_ref(py).into_any())
+                complete(py, &er);
+                Ok(er.into_any())
             }
         }
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.slots)?;
         visit.call(&self.tasks)?;
-        for (_, run) in &self.task_slots {
-            visit.call(run)?;
-        }
-        if let BatchFinish::Execution(er) = &self.finish {
-            visit.call(er)?;
+        // try_lock: the collector never waits (the lock is held only to take the parts).
+        if let Ok(parts) = self.parts.try_lock() {
+            if let Some(parts) = parts.as_ref() {
+                visit.call(&parts.slots)?;
+                for (_, run) in &parts.task_slots {
+                    visit.call(run)?;
+                }
+                if let BatchFinish::Execution(er) = &parts.finish {
+                    visit.call(er)?;
+                }
+            }
         }
         Ok(())
     }
@@ -411,7 +437,7 @@ impl<'py> Spawner<'py> {
 fn fan_out<'py>(
     py: Python<'py>,
     executor: &Bound<'py, Executor>,
-    jobs: Vec<Job<'py>>,
+    jobs: Vec<Job<'_, 'py>>,
     ctx: &Bound<'py, PyAny>,
     finish: BatchFinish,
 ) -> PyResult<Batch> {
@@ -435,7 +461,7 @@ fn fan_out<'py>(
                 .unbind(),
         )
     };
-    Ok(Batch { slots: slots.unbind(), task_slots, tasks, finish })
+    Ok(Batch::new(slots.unbind(), task_slots, tasks, finish))
 }
 
 /// Whether every Task already finished with a result (no exception, not cancelled).
@@ -446,7 +472,7 @@ fn all_finished_cleanly(py: Python<'_>, task_slots: &[(usize, Py<Run>)]) -> PyRe
 fn fill_slots<'py>(
     py: Python<'py>,
     executor: &Bound<'py, Executor>,
-    jobs: Vec<Job<'py>>,
+    jobs: Vec<Job<'_, 'py>>,
     ctx: &Bound<'py, PyAny>,
     spawner: &mut Spawner<'py>,
     slots: &Bound<'py, PyList>,

@@ -17,7 +17,8 @@ use crate::contract::{call_prelude, Contract};
 use crate::defs::defs;
 use crate::results::{ActionResult, Res};
 use crate::util::{
-    action_not_found, call_one, close_iter, is_awaitable, is_exception, name_key, truthy, type_error, type_name,
+    action_not_found, call_one, close_iter, defer_refcount, is_awaitable, is_exception, name_key, truthy, type_error,
+    type_name,
 };
 
 /// A registered action.
@@ -54,9 +55,10 @@ const INDEX_BITS: u32 = 24;
 
 /// The table as it was when loaded: a run of actions keeps one and reuses it for as
 /// long as [`Registry::is_current`] says so, instead of loading the table again for
-/// every action.
+/// every action. A guard rather than an `Arc` clone: loading it writes only to this
+/// thread's slots, not to a reference count every thread shares.
 pub struct Snapshot {
-    table: Arc<Table>,
+    table: arc_swap::Guard<Arc<Table>>,
 }
 
 impl Snapshot {
@@ -138,7 +140,7 @@ impl Registry {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { table: self.contents.table.load_full() }
+        Snapshot { table: self.contents.table.load() }
     }
 
     /// True while no write published a table since `snapshot` was taken.
@@ -311,6 +313,7 @@ impl Registry {
         };
         // Python code (coroutine detection) runs before the writer lock is taken.
         let is_async = defs(py)?.is_async_callable.bind(py).call1((func,))?.is_truthy()?;
+        defer_refcount(func);
         let accepts_kwargs = self.contract.params_as_kwargs()
             && call_prelude(py, "_v47_accepts_kwargs", pyo3::types::PyTuple::new(py, [func])?)?.is_truthy()?;
         let key: Box<[u8]> = name_key(name)?.into();
@@ -404,8 +407,14 @@ impl Registry {
         raise_on_error: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<ActionResult>> {
         let raise_on_error = truthy(raise_on_error)?;
-        let entry = self.get_entry(name)?;
-        match Self::call_sync(py, &entry, context)? {
+        let key = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
+        // Borrowed from the table through a guard: cloning the entry's Arc would change
+        // a count every thread calling this action shares.
+        let table = self.contents.table.load();
+        let Some(entry) = table.entries.get(name_key(key)?.as_ref()) else {
+            return Err(action_not_found(py, format!("Action '{key}' not found"), name));
+        };
+        match Self::call_sync(py, entry, context)? {
             Called::Ok(value) => Ok(Res::succeeded(name.clone().unbind(), value).into_object(py)?),
             Called::Failed(err) if raise_on_error => Err(err),
             Called::Failed(err) => {

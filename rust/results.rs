@@ -222,10 +222,13 @@ fn untrack(obj: &Bound<'_, ActionResult>) {
     unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
 }
 
-fn track_for(obj: &Bound<'_, ActionResult>, value: &Bound<'_, PyAny>) {
-    // SAFETY: a live GC object; tracked at most once.
+/// Puts the result under the collector's watch (a non-atomic value is being stored).
+/// Called with the record's lock held: two threads assigning at once would otherwise
+/// both see it untracked and both track it, which CPython treats as a fatal error.
+fn track(obj: &Bound<'_, ActionResult>, _locked: &MutexGuard<'_, ActionFields>) {
+    // SAFETY: a live GC object; the lock makes the check and the tracking one step.
     unsafe {
-        if !is_atomic(obj.py(), value) && ffi::PyObject_GC_IsTracked(obj.as_ptr()) == 0 {
+        if ffi::PyObject_GC_IsTracked(obj.as_ptr()) == 0 {
             ffi::PyObject_GC_Track(obj.as_ptr().cast());
         }
     }
@@ -242,8 +245,13 @@ impl ActionResult {
     }
 
     fn set_field(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>, pick: fn(&mut ActionFields) -> &mut Py<PyAny>) {
-        track_for(slf, &value);
-        let old = std::mem::replace(pick(&mut lock(&slf.get().fields)), value.unbind());
+        let atomic = is_atomic(slf.py(), &value);
+        let mut fields = lock(&slf.get().fields);
+        if !atomic {
+            track(slf, &fields);
+        }
+        let old = std::mem::replace(pick(&mut fields), value.unbind());
+        drop(fields);
         drop(old);
     }
 
@@ -433,6 +441,9 @@ impl ActionResult {
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
             return Ok(py.NotImplemented());
         }
+        if slf.is(other) {
+            return Ok(bool_object(py, matches!(op, CompareOp::Eq)));
+        }
         let other = other.cast::<ActionResult>()?;
         let equal = fields_equal(py, &slf.get().snapshot(py), &other.get().snapshot(py))?;
         Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
@@ -479,6 +490,37 @@ impl Stamp {
     }
 }
 
+/// An ExecutionResult's `execution_mode`: the core's own modes are kept as a tag
+/// (storing the enum member would change its reference count, which every thread
+/// shares, once per execution), anything assigned as the object.
+pub enum Mode {
+    Sequential,
+    Parallel,
+    Phased,
+    Object(Py<PyAny>),
+}
+
+impl Mode {
+    fn to_object(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let defs = defs(py)?;
+        Ok(match self {
+            Mode::Sequential => defs.mode_sequential.clone_ref(py),
+            Mode::Parallel => defs.mode_parallel.clone_ref(py),
+            Mode::Phased => defs.mode_phased.clone_ref(py),
+            Mode::Object(obj) => obj.clone_ref(py),
+        })
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Mode {
+        match self {
+            Mode::Sequential => Mode::Sequential,
+            Mode::Parallel => Mode::Parallel,
+            Mode::Phased => Mode::Phased,
+            Mode::Object(obj) => Mode::Object(obj.clone_ref(py)),
+        }
+    }
+}
+
 /// An ExecutionResult's `action_results`.
 pub enum Results {
     /// What the core's sync paths return: records, made into a list of ActionResult
@@ -501,7 +543,7 @@ enum Pick {
 pub struct ExecutionFields {
     pub transition_result: Py<PyAny>,
     pub action_results: Results,
-    pub execution_mode: Py<PyAny>,
+    pub execution_mode: Mode,
     pub started_at: Stamp,
     pub completed_at: Option<Stamp>,
 }
@@ -527,12 +569,7 @@ impl ExecutionResult {
     }
 
     /// A result stamped now, with an empty results list.
-    pub fn start(
-        py: Python<'_>,
-        transition_result: Py<PyAny>,
-        mode: Py<PyAny>,
-        contract: Contract,
-    ) -> PyResult<Py<Self>> {
+    pub fn start(py: Python<'_>, transition_result: Py<PyAny>, mode: Mode, contract: Contract) -> PyResult<Py<Self>> {
         Self::create(
             py,
             ExecutionFields {
@@ -550,7 +587,7 @@ impl ExecutionResult {
     pub fn finished(
         py: Python<'_>,
         transition_result: Py<PyAny>,
-        mode: Py<PyAny>,
+        mode: Mode,
         results: Vec<Res>,
         started_us: i64,
         contract: Contract,
@@ -618,23 +655,28 @@ impl ExecutionResult {
         (fields.started_at.clone_ref(py), fields.completed_at.as_ref().map(|s| s.clone_ref(py)))
     }
 
+    /// The five fields as of one instant (read under one lock; the records are made
+    /// into the list first, outside it).
     fn snapshot(&self, py: Python<'_>) -> PyResult<[Py<PyAny>; 5]> {
-        let (tr, mode) = {
-            let f = lock(&self.fields);
-            (f.transition_result.clone_ref(py), f.execution_mode.clone_ref(py))
-        };
-        let results = self.results_list(py)?;
-        let (started, completed) = self.stamps(py);
-        Ok([
-            tr,
-            results,
-            mode,
-            started.to_object(py)?,
-            match completed {
-                Some(stamp) => stamp.to_object(py)?,
-                None => py.None(),
-            },
-        ])
+        loop {
+            let fields = lock(&self.fields);
+            if let Results::List(list) = &fields.action_results {
+                let tr = fields.transition_result.clone_ref(py);
+                let list = list.clone_ref(py);
+                let mode = fields.execution_mode.clone_ref(py);
+                let started = fields.started_at.clone_ref(py);
+                let completed = fields.completed_at.as_ref().map(|s| s.clone_ref(py));
+                drop(fields);
+                let mode = mode.to_object(py)?;
+                let completed = match completed {
+                    Some(stamp) => stamp.to_object(py)?,
+                    None => py.None(),
+                };
+                return Ok([tr, list, mode, started.to_object(py)?, completed]);
+            }
+            drop(fields);
+            self.results_list(py)?;
+        }
     }
 
     /// Whether a record is listed by `pick`.
@@ -696,8 +738,8 @@ impl ExecutionResult {
         completed_at: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let execution_mode = match execution_mode {
-            Some(mode) => mode,
-            None => defs(py)?.mode_sequential.clone_ref(py),
+            Some(mode) => Mode::Object(mode),
+            None => Mode::Sequential,
         };
         Ok(Self {
             fields: Mutex::new(ExecutionFields {
@@ -759,13 +801,15 @@ impl ExecutionResult {
 
     /// The ExecutionMode used.
     #[getter]
-    fn execution_mode(&self, py: Python<'_>) -> Py<PyAny> {
-        lock(&self.fields).execution_mode.clone_ref(py)
+    fn execution_mode(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let mode = lock(&self.fields).execution_mode.clone_ref(py);
+        mode.to_object(py)
     }
 
     #[setter]
     fn set_execution_mode(&self, value: Py<PyAny>) {
-        self.replace_with(value, |f| &mut f.execution_mode);
+        let old = std::mem::replace(&mut lock(&self.fields).execution_mode, Mode::Object(value));
+        drop(old);
     }
 
     /// When execution started (an aware UTC datetime).
@@ -872,6 +916,9 @@ impl ExecutionResult {
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
             return Ok(py.NotImplemented());
         }
+        if slf.is(other) {
+            return Ok(bool_object(py, matches!(op, CompareOp::Eq)));
+        }
         let a = slf.get().snapshot(py)?;
         let b = other.cast::<ExecutionResult>()?.get().snapshot(py)?;
         let equal = fields_equal(py, &a, &b)?;
@@ -895,7 +942,9 @@ impl ExecutionResult {
                     }
                 }
             }
-            visit.call(&f.execution_mode)?;
+            if let Mode::Object(mode) = &f.execution_mode {
+                visit.call(mode)?;
+            }
             for stamp in [Some(&f.started_at), f.completed_at.as_ref()].into_iter().flatten() {
                 if let Stamp::Object(obj) = stamp {
                     visit.call(obj)?;

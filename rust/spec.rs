@@ -13,7 +13,7 @@ use pyo3::{ffi, intern};
 
 use crate::contract::{call_prelude, Contract};
 use crate::results::dataclass_repr;
-use crate::util::{bool_object, display, fields_equal, name_key, short_type_name, type_error, type_name};
+use crate::util::{bool_object, display, fields_equal, name_key, shared_name, short_type_name, type_error, type_name};
 
 /// The `when` of a 0.0.47 config dict: a string as is, a dict as pystator's CheckSpec,
 /// anything else None (as 0.0.47 does).
@@ -161,6 +161,7 @@ impl ActionSpec {
                 n.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?
             }
         };
+        let name = shared_name(name);
         let params = match params {
             None => PyDict::new(py).into_any(),
             Some(p) if p.is_instance_of::<PyDict>() || p.cast::<PyMapping>().is_ok() => p,
@@ -293,6 +294,9 @@ impl ActionSpec {
         let py = slf.py();
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
             return Ok(py.NotImplemented());
+        }
+        if slf.is(other) {
+            return Ok(bool_object(py, matches!(op, CompareOp::Eq)));
         }
         let other = other.cast::<ActionSpec>()?;
         let equal = fields_equal(py, &slf.get().fields(py), &other.get().fields(py))?;
@@ -867,6 +871,9 @@ impl TransitionResult {
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) || !other.get_type().is(slf.get_type()) {
             return Ok(py.NotImplemented());
         }
+        if slf.is(other) {
+            return Ok(bool_object(py, matches!(op, CompareOp::Eq)));
+        }
         let other = other.cast::<TransitionResult>()?;
         let equal = fields_equal(py, &slf.get().fields(py), &other.get().fields(py))?;
         Ok(bool_object(py, equal == matches!(op, CompareOp::Eq)))
@@ -911,24 +918,53 @@ fn metadata_or_empty<'py>(py: Python<'py>, metadata: Option<Bound<'py, PyAny>>) 
 // Resolution
 // ---------------------------------------------------------------------------
 
-/// One action to run, resolved from a spec (or a bare name). Holds `Bound`
-/// references: the sync hot path resolves, runs and drops a Job per action.
-pub struct Job<'py> {
-    pub name: Bound<'py, PyString>,
+/// A reference a [`Job`] holds: borrowed from the spec, which the caller keeps alive
+/// for as long as the job (no reference count changes on the hot path: in free-threaded
+/// builds, those of objects every thread shares are atomic operations that make the
+/// threads wait for each other), or owned when it had to be read (foreign specs).
+pub enum Held<'a, 'py, T> {
+    Borrowed(&'a Bound<'py, T>),
+    Owned(Bound<'py, T>),
+}
+
+impl<'py, T> std::ops::Deref for Held<'_, 'py, T> {
+    type Target = Bound<'py, T>;
+
+    fn deref(&self) -> &Bound<'py, T> {
+        match self {
+            Held::Borrowed(b) => b,
+            Held::Owned(o) => o,
+        }
+    }
+}
+
+impl<T> Held<'_, '_, T> {
+    pub fn unbind(self) -> Py<T> {
+        match self {
+            Held::Borrowed(b) => b.clone().unbind(),
+            Held::Owned(o) => o.unbind(),
+        }
+    }
+}
+
+/// One action to run, resolved from a spec (or a bare name), borrowing what it can
+/// from the spec: the sync hot path resolves, runs and drops a Job per action.
+pub struct Job<'a, 'py> {
+    pub name: Held<'a, 'py, PyString>,
     /// The spec's params, only when it has any (`spec.has_params`).
-    pub params: Option<Bound<'py, PyAny>>,
+    pub params: Option<Held<'a, 'py, PyAny>>,
     /// `spec.timeout` when not None (async paths only).
-    pub timeout: Option<Bound<'py, PyAny>>,
+    pub timeout: Option<Held<'a, 'py, PyAny>>,
     /// Number of retries after the first attempt (`max(retry, 0)`).
     pub retries: u64,
-    pub backoff: Bound<'py, PyAny>,
+    pub backoff: Held<'a, 'py, PyAny>,
     /// The spec, when it is ours (its registry key is precomputed).
-    pub spec: Option<Bound<'py, ActionSpec>>,
+    pub spec: Option<&'a Bound<'py, ActionSpec>>,
     /// The spec object when it is not ours (ours is `spec`); None for a bare name.
     /// 0.0.47's built-in actions are run from it (see [`Job::spec_object`]).
-    pub source: Option<Bound<'py, PyAny>>,
+    pub source: Option<Held<'a, 'py, PyAny>>,
     /// 0.0.47's `when`, when not None (not yet checked).
-    pub when: Option<Bound<'py, PyAny>>,
+    pub when: Option<Held<'a, 'py, PyAny>>,
     /// How many `_branch` actions enclose this one (0.0.47's `branch_enclosing_depth`).
     pub depth: i64,
 }
@@ -947,16 +983,16 @@ pub struct OwnedJob {
 }
 
 impl OwnedJob {
-    pub fn bind<'py>(&self, py: Python<'py>) -> Job<'py> {
+    pub fn bind<'a, 'py>(&'a self, py: Python<'py>) -> Job<'a, 'py> {
         Job {
-            name: self.name.bind(py).clone(),
-            params: self.params.as_ref().map(|p| p.bind(py).clone()),
-            timeout: self.timeout.as_ref().map(|t| t.bind(py).clone()),
+            name: Held::Borrowed(self.name.bind(py)),
+            params: self.params.as_ref().map(|p| Held::Borrowed(p.bind(py))),
+            timeout: self.timeout.as_ref().map(|t| Held::Borrowed(t.bind(py))),
             retries: self.retries,
-            backoff: self.backoff.bind(py).clone(),
-            spec: self.spec.as_ref().map(|s| s.bind(py).clone()),
-            source: self.source.as_ref().map(|s| s.bind(py).clone()),
-            when: self.when.as_ref().map(|w| w.bind(py).clone()),
+            backoff: Held::Borrowed(self.backoff.bind(py)),
+            spec: self.spec.as_ref().map(|s| s.bind(py)),
+            source: self.source.as_ref().map(|s| Held::Borrowed(s.bind(py))),
+            when: self.when.as_ref().map(|w| Held::Borrowed(w.bind(py))),
             depth: self.depth,
         }
     }
@@ -970,39 +1006,39 @@ impl OwnedJob {
     }
 }
 
-impl<'py> Job<'py> {
+impl<'a, 'py> Job<'a, 'py> {
     pub fn unbind(self) -> OwnedJob {
         OwnedJob {
             name: self.name.unbind(),
-            params: self.params.map(Bound::unbind),
-            timeout: self.timeout.map(Bound::unbind),
+            params: self.params.map(Held::unbind),
+            timeout: self.timeout.map(Held::unbind),
             retries: self.retries,
             backoff: self.backoff.unbind(),
-            spec: self.spec.map(Bound::unbind),
-            source: self.source.map(Bound::unbind),
-            when: self.when.map(Bound::unbind),
+            spec: self.spec.map(|s| s.clone().unbind()),
+            source: self.source.map(Held::unbind),
+            when: self.when.map(Held::unbind),
             depth: self.depth,
         }
     }
 
     /// The spec object (ours or not); None for a bare name.
-    pub fn spec_object(&self) -> Option<Bound<'py, PyAny>> {
-        match (&self.spec, &self.source) {
-            (Some(ours), _) => Some(ours.clone().into_any()),
-            (None, source) => source.clone(),
+    pub fn spec_object(&self) -> Option<&Bound<'py, PyAny>> {
+        match (self.spec, &self.source) {
+            (Some(ours), _) => Some(ours.as_any()),
+            (None, source) => source.as_deref(),
         }
     }
 
     /// A bare name: no params, no retries, no timeout.
-    pub fn from_name(name: &Bound<'py, PyAny>) -> PyResult<Self> {
+    pub fn from_name(name: &'a Bound<'py, PyAny>) -> PyResult<Self> {
         let py = name.py();
-        let name = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?.clone();
+        let name = name.cast::<PyString>().map_err(|_| type_error("action name", "a str", name))?;
         Ok(Self {
-            name,
+            name: Held::Borrowed(name),
             params: None,
             timeout: None,
             retries: 0,
-            backoff: PyFloat::new(py, 1.0).into_any(),
+            backoff: Held::Owned(PyFloat::new(py, 1.0).into_any()),
             spec: None,
             source: None,
             when: None,
@@ -1013,10 +1049,10 @@ impl<'py> Job<'py> {
     /// Reads a spec: ours directly, any other object through its attributes
     /// (`name`, `has_params`, `params`, `timeout`, `retry`, `retry_backoff`, and
     /// `when` under a contract that has it).
-    pub fn from_spec(spec: &Bound<'py, PyAny>, with_timeout: bool, contract: Contract) -> PyResult<Self> {
+    pub fn from_spec(spec: &'a Bound<'py, PyAny>, with_timeout: bool, contract: Contract) -> PyResult<Self> {
         let py = spec.py();
         if let Ok(ours) = spec.cast::<ActionSpec>() {
-            let s = ours.get();
+            let s: &'a ActionSpec = ours.get();
             let params = s.params.bind(py);
             let has_params = match params.cast::<PyDict>() {
                 Ok(d) => !d.is_empty(),
@@ -1025,14 +1061,14 @@ impl<'py> Job<'py> {
             let timeout = s.timeout.bind(py);
             let when = s.when.bind(py);
             return Ok(Self {
-                name: s.name.bind(py).clone(),
-                params: has_params.then(|| params.clone()),
-                timeout: (with_timeout && !timeout.is_none()).then(|| timeout.clone()),
+                name: Held::Borrowed(s.name.bind(py)),
+                params: has_params.then_some(Held::Borrowed(params)),
+                timeout: (with_timeout && !timeout.is_none()).then_some(Held::Borrowed(timeout)),
                 retries: s.retries,
-                backoff: s.retry_backoff.bind(py).clone(),
-                spec: Some(ours.clone()),
+                backoff: Held::Borrowed(s.retry_backoff.bind(py)),
+                spec: Some(ours),
                 source: None,
-                when: (contract.has_when() && !when.is_none()).then(|| when.clone()),
+                when: (contract.has_when() && !when.is_none()).then_some(Held::Borrowed(when)),
                 depth: 0,
             });
         }
@@ -1081,13 +1117,23 @@ impl<'py> Job<'py> {
         };
         let when = if contract.has_when() {
             match spec.getattr_opt(intern!(py, "when"))? {
-                Some(w) if !w.is_none() => Some(w),
+                Some(w) if !w.is_none() => Some(Held::Owned(w)),
                 _ => None,
             }
         } else {
             None
         };
-        Ok(Self { name, params, timeout, retries, backoff, spec: None, source: Some(spec.clone()), when, depth: 0 })
+        Ok(Self {
+            name: Held::Owned(name),
+            params: params.map(Held::Owned),
+            timeout: timeout.map(Held::Owned),
+            retries,
+            backoff: Held::Owned(backoff),
+            spec: None,
+            source: Some(Held::Borrowed(spec)),
+            when,
+            depth: 0,
+        })
     }
 }
 
@@ -1240,12 +1286,40 @@ fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyRe
 }
 
 /// What an executor needs of a transition: did it succeed, and its specs in order.
-pub enum TransitionView<'py> {
-    Ours(Bound<'py, TransitionResult>),
+/// Ours is read in place (it is immutable), without reference count changes.
+pub enum TransitionView<'a, 'py> {
+    Ours(&'a Bound<'py, TransitionResult>),
     /// pystator's own TransitionResult (exactly that class, see [`trust_pystator_types`]):
     /// its phases are read as fields, not through `all_action_specs`.
-    Pystator(Bound<'py, PyAny>),
-    Foreign(Bound<'py, PyAny>),
+    Pystator(&'a Bound<'py, PyAny>),
+    Foreign(&'a Bound<'py, PyAny>),
+}
+
+/// A transition's specs in execution order: its three phase tuples (borrowed from an
+/// immutable TransitionResult, or read from pystator's), or the tuple a foreign one gave.
+pub enum AllSpecs<'a, 'py> {
+    Phases([&'a Bound<'py, PyTuple>; 3]),
+    Read([Bound<'py, PyTuple>; 3]),
+    Tuple(Bound<'py, PyTuple>),
+}
+
+impl<'py> AllSpecs<'_, 'py> {
+    pub fn iter(&self) -> impl Iterator<Item = &Bound<'py, PyAny>> {
+        let (phases, read): (&[&Bound<'py, PyTuple>], &[Bound<'py, PyTuple>]) = match self {
+            AllSpecs::Phases(phases) => (phases, &[]),
+            AllSpecs::Read(read) => (&[], read),
+            AllSpecs::Tuple(tuple) => (&[], std::slice::from_ref(tuple)),
+        };
+        phases.iter().copied().chain(read).flat_map(|t| t.as_slice())
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            AllSpecs::Phases(phases) => phases.iter().map(|t| t.len()).sum(),
+            AllSpecs::Read(read) => read.iter().map(|t| t.len()).sum(),
+            AllSpecs::Tuple(tuple) => tuple.len(),
+        }
+    }
 }
 
 /// The addresses of pystator's `TransitionResult` and `ActionSpec` classes once they are
@@ -1278,12 +1352,12 @@ pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Boun
     Ok(())
 }
 
-impl<'py> TransitionView<'py> {
-    pub fn new(tr: &Bound<'py, PyAny>) -> Self {
+impl<'a, 'py> TransitionView<'a, 'py> {
+    pub fn new(tr: &'a Bound<'py, PyAny>) -> Self {
         match tr.cast::<TransitionResult>() {
-            Ok(ours) => TransitionView::Ours(ours.clone()),
-            Err(_) if is_trusted(tr, &TRUSTED_TRANSITION) => TransitionView::Pystator(tr.clone()),
-            Err(_) => TransitionView::Foreign(tr.clone()),
+            Ok(ours) => TransitionView::Ours(ours),
+            Err(_) if is_trusted(tr, &TRUSTED_TRANSITION) => TransitionView::Pystator(tr),
+            Err(_) => TransitionView::Foreign(tr),
         }
     }
 
@@ -1307,30 +1381,14 @@ impl<'py> TransitionView<'py> {
         }
     }
 
-    /// All specs, exit -> transition -> enter, as one list.
-    pub fn all_specs(&self) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        match self {
-            TransitionView::Ours(tr) => {
-                let py = tr.py();
-                let phases = tr.get().phases(py);
-                let mut specs = Vec::with_capacity(phases.iter().map(|phase| phase.len()).sum());
-                for phase in phases {
-                    specs.extend(phase.iter());
-                }
-                Ok(specs)
-            }
-            TransitionView::Pystator(_) => {
-                let phases = self.phases()?;
-                let mut specs = Vec::with_capacity(phases.iter().map(|phase| phase.len()).sum());
-                for phase in phases {
-                    specs.extend(phase.iter());
-                }
-                Ok(specs)
-            }
+    /// All specs, exit -> transition -> enter.
+    pub fn all_specs(&self) -> PyResult<AllSpecs<'a, 'py>> {
+        match *self {
+            TransitionView::Ours(tr) => Ok(AllSpecs::Phases(tr.get().phases(tr.py()))),
+            TransitionView::Pystator(_) => Ok(AllSpecs::Read(self.phases()?)),
             TransitionView::Foreign(tr) => {
                 let all = Self::attr(tr, intern!(tr.py(), "all_action_specs"))?;
-                let all = tuple_of("transition_result.all_action_specs", all)?;
-                Ok(all.iter().collect())
+                Ok(AllSpecs::Tuple(tuple_of("transition_result.all_action_specs", all)?))
             }
         }
     }

@@ -38,6 +38,47 @@ pub fn name_key<'a>(name: &'a Bound<'_, PyString>) -> PyResult<std::borrow::Cow<
     }
 }
 
+#[cfg(all(Py_GIL_DISABLED, Py_3_14))]
+extern "C" {
+    fn PyUnstable_Object_EnableDeferredRefcount(op: *mut ffi::PyObject) -> std::os::raw::c_int;
+}
+
+/// Free-threaded builds: lets the interpreter call a registered action without
+/// changing its reference count (deferred reference counting, as CPython does for
+/// every module-level function). Every thread calls the same callables, and each
+/// count change from a thread that does not own the object is an atomic operation on
+/// a cache line the threads then fight over. The cost: once unregistered and
+/// unreferenced, the callable is freed by the next garbage collection rather than at
+/// once. A no-op elsewhere.
+pub fn defer_refcount(obj: &Bound<'_, PyAny>) {
+    #[cfg(all(Py_GIL_DISABLED, Py_3_14))]
+    // SAFETY: a live object; the call is thread-safe, cannot fail, and does nothing
+    // for objects the collector does not track.
+    unsafe {
+        PyUnstable_Object_EnableDeferredRefcount(obj.as_ptr());
+    }
+    let _ = obj;
+}
+
+/// Free-threaded builds: an exact `str` action name is interned (all interned
+/// strings are immortal there), so that the results that name it change no reference
+/// count every thread shares. Action names are few: they are registered. Elsewhere,
+/// and for str subclasses, the name as given.
+pub fn shared_name(name: Bound<'_, PyString>) -> Bound<'_, PyString> {
+    #[cfg(Py_GIL_DISABLED)]
+    if name.is_exact_instance_of::<PyString>() {
+        let py = name.py();
+        let mut ptr = name.into_ptr();
+        // SAFETY: `ptr` is an owned reference to an exact str; InternInPlace replaces
+        // it with an owned reference to the interned string.
+        unsafe {
+            ffi::PyUnicode_InternInPlace(&mut ptr);
+            return Bound::from_owned_ptr(py, ptr).cast_into_unchecked();
+        }
+    }
+    name
+}
+
 /// Python's `True` or `False`.
 pub fn bool_object(py: Python<'_>, value: bool) -> Py<PyAny> {
     pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind()

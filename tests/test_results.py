@@ -245,6 +245,40 @@ def test_equality_compares_errors_as_exceptions_do(impl):
     assert AR.fail("a", ValueError("x")) != AR.fail("a", ValueError("x"))
 
 
+def test_a_result_equals_itself_whatever_its_fields(impl):
+    """Identity first, as a dataclass's ``__eq__`` (3.13+) and tuple comparison do:
+    a result holding a value unequal to itself (NaN) still equals itself."""
+    nan = float("nan")
+    r = impl.ActionResult(True, "a", result=[nan])
+    r.result = nan
+    assert r == r and not (r != r)
+    er = impl.ExecutionResult(None, action_results=[r])
+    er.execution_mode = nan
+    assert er == er and not (er != er)
+    assert r != impl.ActionResult(True, "a", result=float("nan"))
+
+
+def test_equality_compares_a_snapshot_of_each_side(fs):
+    """ferrostator reads each side's fields at one instant, before any field's
+    ``__eq__`` runs (under one lock, so concurrent writers cannot tear it): an
+    ``__eq__`` that assigns a later field of the same record does not change the
+    outcome. (A 3.13+ dataclass reads each field as it goes.)"""
+    AR = fs.ActionResult
+
+    class Reassigns:
+        def __eq__(self, other):
+            left.error = "changed"
+            return True
+
+        __hash__ = None
+
+    left = AR(True, "a", result=Reassigns(), error="e")
+    right = AR(True, "a", result=Reassigns(), error="e")
+    assert left == right
+    assert left.error == "changed"
+    assert left != right
+
+
 def test_equality_against_other_types(impl):
     r = impl.ActionResult.ok("a")
     assert (r == 1) is False

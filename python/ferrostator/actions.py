@@ -105,6 +105,13 @@ class _BatchFuture(Future[None]):
         return ret
 
 
+# Sync actions run inline, called from the frame of the async method that started
+# them, so a failed action's traceback reaches that frame (frame.f_back) and keeps it.
+# Were the frame's locals still to hold the results (whose errors hold the
+# tracebacks) when it returns, every failure would leave a reference cycle for the
+# collector: the async methods return their results without keeping them in a local
+# (``finally: del``), and a finished _Batch holds none (gather's Tasks keep no such
+# frames either).
 async def _settle(batch: _Batch[_T]) -> _T:
     """Waits for a fanned-out batch's Tasks (as asyncio.gather) and returns its value."""
     outer = batch.watch(_BatchFuture)
@@ -132,8 +139,11 @@ class ActionRegistry(RegistryCore):
         """Execute a single named action asynchronously (sync actions are called,
         async ones awaited). Raises ActionNotFoundError if the name is unknown."""
         run = _registry_start(self, name, context, raise_on_error)
-        # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
-        return run if type(run) is ActionResult else await run  # type: ignore[misc]
+        try:
+            # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
+            return run if type(run) is ActionResult else await run  # type: ignore[misc]
+        finally:
+            del run  # see _settle
 
     async def async_execute_all(
         self,
@@ -144,8 +154,11 @@ class ActionRegistry(RegistryCore):
         """Execute several actions asynchronously, in order; a missing name gives a
         failed result. With ``stop_on_error=True``, halt after the first failure."""
         run = _registry_all_start(self, actions, context, stop_on_error)
-        # Not a list: a _Run (mypy cannot narrow ``type(x) is not C``).
-        return run if type(run) is list else await run  # type: ignore[misc]
+        try:
+            # Not a list: a _Run (mypy cannot narrow ``type(x) is not C``).
+            return run if type(run) is list else await run  # type: ignore[misc]
+        finally:
+            del run  # see _settle
 
     def decorator(
         self,
@@ -187,8 +200,11 @@ class ActionExecutor(ExecutorCore):
     ) -> ExecutionResult:
         """Execute all actions asynchronously in sequential order."""
         run = _sequential_start(self, transition_result, context)
-        # An ExecutionResult (of either contract's class) or a _Run to await.
-        return await run if type(run) is _Run else run  # type: ignore[return-value]
+        try:
+            # An ExecutionResult (of either contract's class) or a _Run to await.
+            return await run if type(run) is _Run else run  # type: ignore[return-value]
+        finally:
+            del run  # see _settle
 
     async def async_execute_parallel(
         self, transition_result: TransitionResult | _TransitionResultLike, context: dict[str, Any]
@@ -207,23 +223,27 @@ class ActionExecutor(ExecutorCore):
         """Execute actions in phases: exit -> transition -> enter (each parallel).
         With ``stop_on_error``, stop after a phase with a failure."""
         result, phases = _phased_start(self, transition_result)
-        if phases is not None:
-            results: list[ActionResult] = []
-            for specs in phases:
-                if not specs:
-                    continue
-                # _settle, inlined (one coroutine less per phase).
-                batch = _fan_out(self, specs, context)
-                outer = batch.watch(_BatchFuture)
-                if outer is not None:
-                    await outer
-                phase_results = batch.finish()
-                results.extend(phase_results)
-                if self.stop_on_error and self._any_failed(phase_results):
-                    break
-            result.action_results = results
-            _complete(result)
-        return result
+        results: list[ActionResult] = []
+        phase_results: list[ActionResult] = []
+        try:
+            if phases is not None:
+                for specs in phases:
+                    if not specs:
+                        continue
+                    # _settle, inlined (one coroutine less per phase).
+                    batch = _fan_out(self, specs, context)
+                    outer = batch.watch(_BatchFuture)
+                    if outer is not None:
+                        await outer
+                    phase_results = batch.finish()
+                    results.extend(phase_results)
+                    if self.stop_on_error and self._any_failed(phase_results):
+                        break
+                result.action_results = results
+                _complete(result)
+            return result
+        finally:
+            del result, results, phase_results  # see _settle
 
     async def async_execute_with_mode(
         self,
@@ -251,8 +271,11 @@ class ActionExecutor(ExecutorCore):
     ) -> ActionResult:
         """Execute a single ActionSpec asynchronously (params, retries and timeout apply)."""
         run = _spec_start(self, action, context)
-        # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
-        return run if type(run) is ActionResult else await run  # type: ignore[misc]
+        try:
+            # Not an ActionResult: a _Run (mypy cannot narrow ``type(x) is not C``).
+            return run if type(run) is ActionResult else await run  # type: ignore[misc]
+        finally:
+            del run  # see _settle
 
     async def async_execute_action_specs_parallel(
         self,
@@ -270,8 +293,12 @@ class ActionExecutor(ExecutorCore):
         """Execute many ``(transition_result, context)`` pairs in order, each as
         :meth:`async_execute` would."""
         out: list[ExecutionResult] = []
-        for transition_result, context in items:
-            run = _sequential_start(self, transition_result, context)
-            # An ExecutionResult (of either contract's class) or a _Run to await.
-            out.append(await run if type(run) is _Run else run)  # type: ignore[arg-type]
-        return out
+        run = None
+        try:
+            for transition_result, context in items:
+                run = _sequential_start(self, transition_result, context)
+                # An ExecutionResult (of either contract's class) or a _Run to await.
+                out.append(await run if type(run) is _Run else run)  # type: ignore[arg-type]
+            return out
+        finally:
+            del out, run  # see _settle

@@ -37,10 +37,11 @@ def test_refcounts_unchanged_after_100k_failing_executions(fs, mode):
 
 
 def test_rss_flat_over_1m_executions(fs):
-    growth, done = L.rss_growth(fs, 1_000_000)
-    print(f"\nRSS growth over {done} executions: {growth / 1e6:.3f} MB")
+    growth, done, blocks = L.rss_growth(fs, 1_000_000)
+    print(f"\nRSS growth over {done} executions: {growth / 1e6:.3f} MB, {blocks} blocks")
     assert done >= 1_000_000
     assert growth < 8e6, f"RSS grew by {growth / 1e6:.1f} MB over {done} executions"
+    assert blocks < 1000, f"{blocks} more memory blocks after {done} executions"
 
 
 def test_rss_flat_with_cycles_created_per_transition(fs):
