@@ -1137,11 +1137,11 @@ impl<'a, 'py> Job<'a, 'py> {
     }
 }
 
-impl<'py> Job<'py> {
+impl<'a, 'py> Job<'a, 'py> {
     /// pystator's own spec read straight from its slots ([`Slots`]), with what
     /// reading the attributes would give; None when the slots cannot be used (class
     /// modified since it was trusted, a field deleted): the caller reads attributes.
-    fn from_pystator_slots(spec: &Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Option<Self>> {
+    fn from_pystator_slots(spec: &'a Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Option<Self>> {
         let Some(slots) = Slots::current(&SPEC_SLOTS, spec) else { return Ok(None) };
         let [Some(name), Some(params), Some(timeout), Some(retry), Some(backoff)] = slots.read(spec) else {
             return Ok(None);
@@ -1168,13 +1168,13 @@ impl<'py> Job<'py> {
             backoff
         };
         Ok(Some(Self {
-            name,
-            params: has_params.then_some(params),
-            timeout,
+            name: Held::Owned(name),
+            params: has_params.then_some(Held::Owned(params)),
+            timeout: timeout.map(Held::Owned),
             retries,
-            backoff,
+            backoff: Held::Owned(backoff),
             spec: None,
-            source: Some(spec.clone()),
+            source: Some(Held::Borrowed(spec)),
             when: None,
             depth: 0,
         }))
