@@ -101,8 +101,9 @@ bench: build-v47 ## Benchmarks side by side with pystator: 0.0.25 (seed), then 0
 	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
 	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make bench-scaling builds it)"; fi
 
-# Thread scaling needs a free-threaded CPython (FT_VERSION, from the `make pythons` cache,
-# built when missing): its own venv and target directory, a release build, GIL disabled.
+# Thread scaling (and `make test-threads-ft`) need a free-threaded CPython (FT_VERSION,
+# from the `make pythons` cache, built when missing): its own venv and target directory,
+# a release build, GIL disabled.
 FERRO_PYTHONS ?= $(HOME)/.cache/ferrostator/pythons
 FT_VERSION ?= 3.14t
 FT_PYTHON ?= $(FERRO_PYTHONS)/$(FT_VERSION)/bin/python$(FT_VERSION)
@@ -145,8 +146,7 @@ export FERRO_PYTHONS ?= $(HOME)/.cache/ferrostator/pythons
 # (e.g. "-x -k registry").
 TEST_VERSIONS ?= 3.10 3.11 3.12 3.13 3.14 3.14t 3.15 3.15t
 WHEEL_VERSIONS ?= $(TEST_VERSIONS)
-# The free-threaded CPython `make test-threads-ft` runs the multi-threaded suite on.
-FT_VERSION ?= 3.14t
+# FT_VERSION (above, 3.14t) is also the CPython `make test-threads-ft` runs the threaded suite on.
 PYTEST_ARGS ?=
 
 $(VENV)/.wheel-tools: requirements-wheel.txt $(VENV)/.installed
