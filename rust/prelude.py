@@ -198,29 +198,20 @@ def _is_async_callable(func):
 # ---------------------------------------------------------------------------
 
 
-class _V47ErrorCode(str, enum.Enum):
-    """Machine-readable error codes for programmatic error handling."""
-
-    GUARD_REJECTED = "guard_rejected"
-    GUARD_EXECUTION_ERROR = "guard_execution_error"
-    VALIDATION_FAILED = "validation_failed"
-    INVALID_STATE = "invalid_state"
-    INVALID_TRIGGER = "invalid_trigger"
-    TERMINAL_STATE = "terminal_state"
-    TIMEOUT = "timeout"
-    CONFIG = "config"
-    ACTION_FAILED = "action_failed"
-    STALE_VERSION = "stale_version"
-    GUARD_NOT_FOUND = "guard_not_found"
-    ACTION_NOT_FOUND = "action_not_found"
-    UNDEFINED_STATE = "undefined_state"
-    CONCURRENT_TRANSITION = "concurrent_transition"
-    LEASE_LOST = "lease_lost"
-    WORKER_STARTUP = "worker_startup"
-
-
-_V47ErrorCode.__name__ = _V47ErrorCode.__qualname__ = "ErrorCode"
-_V47ErrorCode.__module__ = "ferrostator.v47"
+# The seed's codes, in order, and the three 0.0.47 added.
+_V47ErrorCode = enum.Enum(
+    "ErrorCode",
+    [(code.name, code.value) for code in ErrorCode]
+    + [
+        ("CONCURRENT_TRANSITION", "concurrent_transition"),
+        ("LEASE_LOST", "lease_lost"),
+        ("WORKER_STARTUP", "worker_startup"),
+    ],
+    type=str,
+    module="ferrostator.v47",
+    qualname="ErrorCode",
+)
+_V47ErrorCode.__doc__ = ErrorCode.__doc__
 
 
 def _v47_import(module, what):
