@@ -8,9 +8,12 @@ must import: a test run that silently skipped the product would prove nothing.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import time
 import types
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -122,6 +125,21 @@ COLLECTS_GARBAGE = pytest.mark.thread_unsafe(
 _ASYNCIO_TEST = pytest.mark.thread_unsafe(
     reason="pytest-asyncio runs the coroutine on its event loop in the main thread only"
 )
+
+
+def collect_until(done: Callable[[], bool], rounds: int = 5) -> bool:
+    """``gc.collect()`` until ``done()`` holds, at most ``rounds`` times; returns ``done()``.
+
+    One call is not always enough: ``gc.collect()`` returns at once, collecting nothing,
+    while a collection started by another thread (a leftover worker of an earlier test,
+    the asyncio default executor...) is running, which free-threaded builds show now and
+    then. A real leak fails every round."""
+    for attempt in range(rounds):
+        gc.collect()
+        if done():
+            return True
+        time.sleep(0.01 * (attempt + 1))
+    return done()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

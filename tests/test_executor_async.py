@@ -10,6 +10,7 @@ import re
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
+from conftest import caplog_records
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("ferrostator_test_var", default="unset")
 
@@ -30,7 +31,7 @@ def _tr(impl, actions=(), on_exit=(), on_enter=()):
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 class _Gate:

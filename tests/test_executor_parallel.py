@@ -12,6 +12,7 @@ import sys
 import types
 
 import pytest
+from conftest import caplog_records
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("ferrostator_test_var", default="unset")
 
@@ -32,7 +33,7 @@ def _tr(impl, actions=(), on_exit=(), on_enter=()):
 
 
 def _records(caplog, impl):
-    return [r for r in caplog.records if r.name == impl.LOGGER]
+    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 class _Gate:

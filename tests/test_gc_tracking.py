@@ -5,7 +5,7 @@ import gc
 import weakref
 
 import pytest
-from conftest import COLLECTS_GARBAGE
+from conftest import COLLECTS_GARBAGE, collect_until
 
 
 def _run(fs, func):
@@ -39,8 +39,7 @@ def test_assigning_a_container_tracks_again_and_cycles_are_collected(fs):
     assert gc.is_tracked(result)
     probe = weakref.ref(result)
     del result, holder
-    gc.collect()
-    assert probe() is None
+    assert collect_until(lambda: probe() is None)
 
 
 def test_executor_results_follow_the_same_rule(fs):

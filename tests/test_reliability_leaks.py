@@ -21,7 +21,7 @@ from unittest import mock
 
 import _reliability as R
 import pytest
-from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP
+from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP, collect_until
 
 # Every test here counts references, measures RSS or waits for a collection after
 # gc.collect().
@@ -467,7 +467,7 @@ class Sentinel:
 def _collected(build):
     """``build()`` makes a cycle and returns weakrefs into it, then drops it."""
     refs = build()
-    gc.collect()
+    collect_until(lambda: all(r() is None for r in refs))
     return [r() is None for r in refs]
 
 

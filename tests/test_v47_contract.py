@@ -70,8 +70,10 @@ def test_params_for_a_plain_callable_fail_uncalled(caplog: pytest.LogCaptureFixt
     registry = v47.ActionRegistry()
     registry.register("plain", lambda ctx: calls.append(ctx))
     executor = v47.ActionExecutor(registry)
-    with caplog.at_level(logging.INFO, logger="ferrostator.actions"):
-        result = executor.execute_action_spec(v47.ActionSpec("plain", params={"a": 1}, retry=2), {})
+    # set_level, not at_level: the threaded run shares one caplog, and at_level's exit in one
+    # thread would lower the level back while another thread is still logging.
+    caplog.set_level(logging.INFO, logger="ferrostator.actions")
+    result = executor.execute_action_spec(v47.ActionSpec("plain", params={"a": 1}, retry=2), {})
     assert calls == [] and isinstance(result.error, TypeError)
     assert (
         str(result.error)
@@ -92,8 +94,8 @@ def test_an_exception_on_the_params_path_is_logged_with_its_traceback(
 
     registry.register("boom", boom)
     executor = v47.ActionExecutor(registry)
-    with caplog.at_level(logging.INFO, logger="ferrostator.actions"):
-        result = executor.execute_action_spec(v47.ActionSpec("boom", params={"a": 1}, retry=3), {})
+    caplog.set_level(logging.INFO, logger="ferrostator.actions")  # not at_level: see above
+    result = executor.execute_action_spec(v47.ActionSpec("boom", params={"a": 1}, retry=3), {})
     assert str(result.error) == "boom"
     (record,) = caplog_records(caplog)
     assert (record.levelname, record.getMessage()) == (
