@@ -221,9 +221,15 @@ def _v47_import(module, what):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        from importlib import metadata
+
+        try:
+            found = f"pystator {metadata.version('pystator')} is installed, which has none"
+        except metadata.PackageNotFoundError:
+            found = "pystator is not installed"
         raise ImportError(
-            f"ferrostator.v47: {what} runs pystator's own implementation ({module}); "
-            "install pystator 0.0.47 to use it: pip install 'pystator==0.0.47'"
+            f"ferrostator.v47: {what} runs pystator's own implementation ({module}) and "
+            f"{found}; install pystator 0.0.47 to use it: pip install 'pystator==0.0.47'"
         ) from exc
 
 

@@ -9,6 +9,7 @@ that says to install pystator when a spec needs pystator's own machinery.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import importlib.util
 import logging
 
@@ -154,5 +155,10 @@ def test_without_pystator_47_a_spec_needing_it_says_to_install_it() -> None:
     result = asyncio.run(executor.async_execute_action_spec(compute, {}))
     assert isinstance(result.error, ImportError)
     assert "pip install 'pystator==0.0.47'" in str(result.error)
+    try:  # and it says what is installed instead
+        found = f"pystator {importlib.metadata.version('pystator')} is installed, which has none"
+    except importlib.metadata.PackageNotFoundError:
+        found = "pystator is not installed"
+    assert found in str(result.error)
     # Everything else runs without pystator 0.0.47.
     assert executor.execute_action_spec(v47.ActionSpec.from_config({"set": {"a": 1}}), {}).success
