@@ -334,8 +334,15 @@ def _v47_retry_done(executor, name, result, attempt, attempts):
     return False
 
 
-def _v47_builtin_sync(executor, action, context, depth, max_depth, spec_cls):
-    """Runs a ``_http`` / ``_code`` / ``_branch`` spec on the sync path."""
+def _v47_builtin_plan(executor, action, context, depth, max_depth, spec_cls):
+    """What a ``_http`` / ``_code`` / ``_branch`` spec does, written once for both paths.
+
+    A generator: it yields each thing the path must wait for and is sent its outcome —
+    ``("step", spec)`` run one step of a branch (its ActionResult); ``("load", name)``
+    import pystator's runner for ``_http``/``_code``; ``("run", params)`` call that
+    runner (its result); ``("sleep", delay)`` back off before a retry — and returns the
+    action's result. :func:`_v47_builtin_sync` and :func:`_v47_builtin_async` carry the
+    waits out, blocking or awaiting."""
     name = action.name
     if name == "_branch":
         failure, steps = _v47_branch_steps(action, context, depth + 1, max_depth)
@@ -346,83 +353,80 @@ def _v47_builtin_sync(executor, action, context, depth, max_depth, spec_cls):
             spec, failure = _v47_step_spec(spec_cls, item)
             if failure is not None:
                 return failure
-            last = executor.execute_action_spec(spec, context, branch_enclosing_depth=depth + 1)
+            last = yield ("step", spec)
             if not last.success and executor.stop_on_error:
                 return last
-        return (
-            last
-            if last is not None
-            else _V47Outcome("_branch", True, result={"branch": "no_steps"})
-        )
+        if last is None:
+            return _V47Outcome("_branch", True, result={"branch": "no_steps"})
+        return last
+    yield ("load", name)
     if name == "_http":
-        run_http = _v47_import("pystator.http_action", "the 'http' action").execute_http_action
         params = _v47_http_params(action)
-
-        def runner():
-            return run_http(params, context)
+    elif action.timeout is not None:
+        return _V47Outcome(name, False, error=ValueError(_CODE_TIMEOUT))
     else:
-        run_code = _v47_import("pystator.code_action", "the 'code' action").execute_code_action
-        if action.timeout is not None:
-            return _V47Outcome(name, False, error=ValueError(_CODE_TIMEOUT))
-
-        def runner():
-            return run_code(action.params, context)
-
-    import time
-
+        params = action.params
     attempts = 1 + max(action.retry, 0)
     for attempt in range(attempts):
         if attempt > 0:
-            time.sleep(action.retry_backoff * (2 ** (attempt - 1)))
-        result = runner()
+            yield ("sleep", action.retry_backoff * (2 ** (attempt - 1)))
+        result = yield ("run", params)
         if _v47_retry_done(executor, name, result, attempt, attempts):
             return result
     raise AssertionError("unreachable")
+
+
+def _v47_runner(name, blocking):
+    """pystator's function running an ``_http`` or ``_code`` action (imported on first use)."""
+    if name == "_http":
+        http = _v47_import("pystator.http_action", "the 'http' action")
+        return http.execute_http_action if blocking else http.async_execute_http_action
+    code = _v47_import("pystator.code_action", "the 'code' action").execute_code_action
+    if blocking:
+        return code
+    # Inline code is sync: the async paths run it in a worker thread, as pystator does.
+    return lambda params, context: _asyncio.to_thread(code, params, context)
+
+
+def _v47_builtin_sync(executor, action, context, depth, max_depth, spec_cls):
+    """Runs a ``_http`` / ``_code`` / ``_branch`` spec on the sync path."""
+    import time
+
+    plan = _v47_builtin_plan(executor, action, context, depth, max_depth, spec_cls)
+    runner = outcome = None
+    while True:
+        try:
+            what, arg = plan.send(outcome)
+        except StopIteration as done:
+            return done.value
+        outcome = None
+        if what == "step":
+            outcome = executor.execute_action_spec(arg, context, branch_enclosing_depth=depth + 1)
+        elif what == "load":
+            runner = _v47_runner(arg, blocking=True)
+        elif what == "run":
+            outcome = runner(arg, context)
+        else:
+            time.sleep(arg)
 
 
 async def _v47_builtin_async(executor, action, context, depth, max_depth, spec_cls):
     """Runs a ``_http`` / ``_code`` / ``_branch`` spec on the async paths."""
-    name = action.name
-    if name == "_branch":
-        failure, steps = _v47_branch_steps(action, context, depth + 1, max_depth)
-        if failure is not None:
-            return failure
-        last = None
-        for item in steps:
-            spec, failure = _v47_step_spec(spec_cls, item)
-            if failure is not None:
-                return failure
-            last = await executor.async_execute_action_spec(
-                spec, context, branch_enclosing_depth=depth + 1
+    plan = _v47_builtin_plan(executor, action, context, depth, max_depth, spec_cls)
+    runner = outcome = None
+    while True:
+        try:
+            what, arg = plan.send(outcome)
+        except StopIteration as done:
+            return done.value
+        outcome = None
+        if what == "step":
+            outcome = await executor.async_execute_action_spec(
+                arg, context, branch_enclosing_depth=depth + 1
             )
-            if not last.success and executor.stop_on_error:
-                return last
-        return (
-            last
-            if last is not None
-            else _V47Outcome("_branch", True, result={"branch": "no_steps"})
-        )
-    if name == "_http":
-        run_http = _v47_import(
-            "pystator.http_action", "the 'http' action"
-        ).async_execute_http_action
-        params = _v47_http_params(action)
-
-        def runner():
-            return run_http(params, context)
-    else:
-        run_code = _v47_import("pystator.code_action", "the 'code' action").execute_code_action
-        if action.timeout is not None:
-            return _V47Outcome(name, False, error=ValueError(_CODE_TIMEOUT))
-
-        def runner():
-            return _asyncio.to_thread(run_code, action.params, context)
-
-    attempts = 1 + max(action.retry, 0)
-    for attempt in range(attempts):
-        if attempt > 0:
-            await _asyncio.sleep(action.retry_backoff * (2 ** (attempt - 1)))
-        result = await runner()
-        if _v47_retry_done(executor, name, result, attempt, attempts):
-            return result
-    raise AssertionError("unreachable")
+        elif what == "load":
+            runner = _v47_runner(arg, blocking=False)
+        elif what == "run":
+            outcome = await runner(arg, context)
+        else:
+            await _asyncio.sleep(arg)
