@@ -25,9 +25,10 @@ pub enum Contract {
 /// 0.0.47's built-in action names, run without the registry when a spec names them.
 const BUILTIN_ACTIONS: [&str; 3] = ["_http", "_code", "_branch"];
 
-/// The effect types of each contract, in the order `from_config` looks for them.
-const SEED_EFFECTS: [&str; 6] = ["set", "timestamp", "increment", "decrement", "append", "clear"];
-const V47_EFFECTS: [&str; 7] = ["set", "timestamp", "increment", "decrement", "append", "clear", "compute"];
+/// The effect types, in the order `from_config` looks for them: the seed's are the
+/// first six, 0.0.47 adds `compute`.
+const EFFECTS: [&str; 7] = ["set", "timestamp", "increment", "decrement", "append", "clear", "compute"];
+const SEED_EFFECT_COUNT: usize = 6;
 
 /// `branch` actions nest at most this deep (0.0.47's `MAX_BRANCH_DEPTH`).
 pub const MAX_BRANCH_DEPTH: u32 = 8;
@@ -72,8 +73,8 @@ impl Contract {
     /// The declarative effect types.
     pub const fn effect_types(self) -> &'static [&'static str] {
         match self {
-            Contract::Seed => &SEED_EFFECTS,
-            Contract::V47 => &V47_EFFECTS,
+            Contract::Seed => EFFECTS.split_at(SEED_EFFECT_COUNT).0,
+            Contract::V47 => &EFFECTS,
         }
     }
 

@@ -50,6 +50,7 @@ mod _core {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ACTION_PARAMS_KEY", crate::util::ACTION_PARAMS_KEY)?;
         m.add("MAX_BRANCH_DEPTH", crate::contract::MAX_BRANCH_DEPTH)?;
+        m.add("_V47_EFFECT_TYPES", crate::contract::Contract::V47.effect_types())?;
         // pystator 0.0.47's classes of the same Python names, under names of their own.
         m.add("ActionSpec47", m.py().get_type::<crate::spec::ActionSpec47>())?;
         m.add("ExecutionResult47", m.py().get_type::<crate::results::ExecutionResult47>())?;

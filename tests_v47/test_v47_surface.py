@@ -66,6 +66,12 @@ def test_max_branch_depth() -> None:
     assert fv47.MAX_BRANCH_DEPTH == ps_actions.MAX_BRANCH_DEPTH == 8
 
 
+def test_effect_types_are_pystators() -> None:
+    from pystator._types import EFFECT_TYPES
+
+    assert type(fv47.EFFECT_TYPES) is frozenset and fv47.EFFECT_TYPES == EFFECT_TYPES
+
+
 def test_spec_fields_and_pickle() -> None:
     spec = fv47.ActionSpec.from_config({"name": "n", "params": {"a": 1}, "when": "x > 1"})
     assert (spec.name, spec.params, spec.when, spec.custom, spec.is_custom) == (

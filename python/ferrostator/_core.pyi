@@ -62,6 +62,7 @@ __all__ = [
     "_use_logger",
     "_trust_pystator_types",
     "MAX_BRANCH_DEPTH",
+    "_V47_EFFECT_TYPES",
     "ActionSpec47",
     "ExecutionResult47",
     "ExecutorCore47",
@@ -85,9 +86,11 @@ __version__: Final[str]
 """The version of the ferrostator package (from Cargo.toml)."""
 
 ACTION_PARAMS_KEY: Final = "_action_params"
-#: pystator 0.0.47's contract: ``_branch`` actions nest at most this deep.
-MAX_BRANCH_DEPTH: Final = 8
 """Context key under which an action finds its spec's ``params`` while it runs."""
+MAX_BRANCH_DEPTH: Final = 8
+"""pystator 0.0.47's contract: ``_branch`` actions nest at most this deep."""
+_V47_EFFECT_TYPES: Final[list[str]]
+"""pystator 0.0.47's declarative effect types (``ferrostator.v47.EFFECT_TYPES``)."""
 
 # ---------------------------------------------------------------------------
 # Enums and errors (Python classes compiled into the extension; see prelude.py)

@@ -7,6 +7,7 @@ served by one Rust core; README.md lists what differs between them.
 """
 
 from ferrostator._core import (
+    _V47_EFFECT_TYPES,
     FSMError,
     TransitionResult,
     __version__,
@@ -33,9 +34,7 @@ from ferrostator.v47.actions import (
 #: The declarative effect types of pystator 0.0.47 (a frozenset, as pystator's;
 #: ``ActionSpec.from_config`` checks set, timestamp, increment, decrement, append,
 #: clear, compute in that order).
-EFFECT_TYPES = frozenset(
-    {"set", "timestamp", "increment", "decrement", "append", "clear", "compute"}
-)
+EFFECT_TYPES = frozenset(_V47_EFFECT_TYPES)
 
 __all__ = [
     "EFFECT_TYPES",
