@@ -236,33 +236,17 @@ impl ActionSpec {
     fn from_config(cls: &Bound<'_, PyType>, config: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = cls.py();
         if config.is_instance_of::<PyString>() {
-            let kwargs = PyDict::new(py);
-            kwargs.set_item("name", config)?;
-            return Ok(cls.call((), Some(&kwargs))?.unbind());
+            return make_spec(cls, &[("name", config.clone())]);
         }
         if let Ok(config) = config.cast::<PyDict>() {
-            let get = |key: &str| config.get_item(key);
-            let kwargs = PyDict::new(py);
-            kwargs.set_item("timeout", get("timeout")?)?;
-            match get("retry")? {
-                Some(retry) => kwargs.set_item("retry", retry)?,
-                None => kwargs.set_item("retry", 0)?,
-            }
-            match get("retry_backoff")? {
-                Some(backoff) => kwargs.set_item("retry_backoff", backoff)?,
-                None => kwargs.set_item("retry_backoff", 1.0)?,
-            }
-            if let Some(name) = get("name")? {
-                kwargs.set_item("name", name)?;
-                kwargs.set_item("params", get("params")?.unwrap_or_else(|| PyDict::new(py).into_any()))?;
-                return Ok(cls.call((), Some(&kwargs))?.unbind());
+            let common = Common::read(config, None)?;
+            if let Some(name) = config.get_item("name")? {
+                let params = config.get_item("params")?.unwrap_or_else(|| PyDict::new(py).into_any());
+                return common.make(cls, name, params, &[]);
             }
             for effect in Contract::Seed.effect_types() {
-                if let Some(value) = get(effect)? {
-                    kwargs.set_item("name", format!("{EFFECT_PREFIX}{effect}"))?;
-                    kwargs.set_item("params", normalize_effect_params(effect, &value)?)?;
-                    kwargs.set_item("effect", effect)?;
-                    return Ok(cls.call((), Some(&kwargs))?.unbind());
+                if let Some(value) = config.get_item(effect)? {
+                    return common.effect(cls, effect, &value);
                 }
             }
         }
@@ -347,6 +331,57 @@ fn make_spec(cls: &Bound<'_, PyType>, kwargs: &[(&str, Bound<'_, PyAny>)]) -> Py
     Ok(cls.call((), Some(&dict))?.unbind())
 }
 
+/// The fields every `from_config` form carries besides its name and params: the config's
+/// `timeout` (default None), `retry` (0), `retry_backoff` (1.0) and, in 0.0.47's
+/// contract, `when` (the seed's ActionSpec takes no `when`).
+#[derive(Clone)]
+struct Common<'py> {
+    timeout: Bound<'py, PyAny>,
+    retry: Bound<'py, PyAny>,
+    retry_backoff: Bound<'py, PyAny>,
+    when: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> Common<'py> {
+    fn read(config: &Bound<'py, PyDict>, when: Option<Bound<'py, PyAny>>) -> PyResult<Self> {
+        let py = config.py();
+        Ok(Self {
+            timeout: config.get_item("timeout")?.unwrap_or_else(|| py.None().into_bound(py)),
+            retry: config.get_item("retry")?.map_or_else(|| 0i32.into_pyobject(py).map(Bound::into_any), Ok)?,
+            retry_backoff: config.get_item("retry_backoff")?.unwrap_or_else(|| PyFloat::new(py, 1.0).into_any()),
+            when,
+        })
+    }
+
+    /// `cls(name=name, params=params, <these fields>, <extra>)`.
+    fn make(
+        &self,
+        cls: &Bound<'py, PyType>,
+        name: Bound<'py, PyAny>,
+        params: Bound<'py, PyAny>,
+        extra: &[(&str, Bound<'py, PyAny>)],
+    ) -> PyResult<Py<PyAny>> {
+        let mut kwargs = vec![
+            ("name", name),
+            ("params", params),
+            ("timeout", self.timeout.clone()),
+            ("retry", self.retry.clone()),
+            ("retry_backoff", self.retry_backoff.clone()),
+        ];
+        kwargs.extend(self.when.iter().map(|when| ("when", when.clone())));
+        kwargs.extend_from_slice(extra);
+        make_spec(cls, &kwargs)
+    }
+
+    /// The spec of a declarative effect (`{"increment": "count"}`).
+    fn effect(&self, cls: &Bound<'py, PyType>, effect: &str, value: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        let name = PyString::new(py, &format!("{EFFECT_PREFIX}{effect}")).into_any();
+        let params = normalize_effect_params(effect, value)?.into_any();
+        self.make(cls, name, params, &[("effect", PyString::new(py, effect).into_any())])
+    }
+}
+
 #[pymethods]
 impl ActionSpec47 {
     #[new]
@@ -401,16 +436,8 @@ impl ActionSpec47 {
             return make_spec(cls, &[("name", config.clone())]);
         }
         if let Ok(config) = config.cast::<PyDict>() {
-            let none = || py.None().into_bound(py);
-            let get_or = |key: &str, default: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
-                Ok(config.get_item(key)?.unwrap_or(default))
-            };
-            let zero = 0i32.into_pyobject(py)?.into_any();
-            let one = PyFloat::new(py, 1.0).into_any();
-            let timeout = get_or("timeout", none())?;
-            let retry = get_or("retry", zero.clone())?;
-            let retry_backoff = get_or("retry_backoff", one.clone())?;
-            let when = config_when(config)?.unwrap_or_else(none);
+            let common = Common::read(config, Some(config_when(config)?.unwrap_or_else(|| py.None().into_bound(py))))?;
+            let builtin = |name: &str| PyString::new(py, name).into_any();
             if let Some(custom) = config.get_item("custom")? {
                 let Ok(custom) = custom.cast::<PyDict>() else {
                     return Err(PyValueError::new_err(format!(
@@ -418,8 +445,7 @@ impl ActionSpec47 {
                         config.repr()?
                     )));
                 };
-                let name = custom.get_item("name")?;
-                let name = match name {
+                let name = match custom.get_item("name")? {
                     Some(n) if n.is_instance_of::<PyString>() && n.call_method0("strip")?.is_truthy()? => n,
                     _ => return Err(PyValueError::new_err("custom action requires non-empty name")),
                 };
@@ -429,33 +455,11 @@ impl ActionSpec47 {
                     Some(p) if p.is_instance_of::<PyDict>() => p,
                     Some(_) => return Err(PyValueError::new_err("custom action params must be a mapping")),
                 };
-                let custom_flag = bool_object(py, true).into_bound(py);
-                return make_spec(
-                    cls,
-                    &[
-                        ("name", name),
-                        ("params", params),
-                        ("timeout", timeout),
-                        ("retry", retry),
-                        ("retry_backoff", retry_backoff),
-                        ("when", when),
-                        ("custom", custom_flag),
-                    ],
-                );
+                return common.make(cls, name, params, &[("custom", bool_object(py, true).into_bound(py))]);
             }
             if let Some(name) = config.get_item("name")? {
-                let params = get_or("params", PyDict::new(py).into_any())?;
-                return make_spec(
-                    cls,
-                    &[
-                        ("name", name),
-                        ("params", params),
-                        ("timeout", timeout),
-                        ("retry", retry),
-                        ("retry_backoff", retry_backoff),
-                        ("when", when),
-                    ],
-                );
+                let params = config.get_item("params")?.unwrap_or_else(|| PyDict::new(py).into_any());
+                return common.make(cls, name, params, &[]);
             }
             if let Some(http) = config.get_item("http")? {
                 // pystator 0.0.47 fails here with AttributeError on a non-mapping.
@@ -465,26 +469,20 @@ impl ActionSpec47 {
                         config.repr()?
                     )));
                 }
-                let http_get = |key: &str, default: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
+                // The config's own timeout/retry/retry_backoff, else the http mapping's.
+                let http_get = |key: &str, default: &Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
                     match config.get_item(key)? {
                         Some(v) => Ok(v),
                         None => http.call_method1(intern!(py, "get"), (key, default)),
                     }
                 };
-                let http_timeout = http_get("timeout", none())?;
-                let http_retry = http_get("retry", zero.clone())?;
-                let http_backoff = http_get("retry_backoff", one.clone())?;
-                return make_spec(
-                    cls,
-                    &[
-                        ("name", PyString::new(py, "_http").into_any()),
-                        ("params", http),
-                        ("timeout", http_timeout),
-                        ("retry", http_retry),
-                        ("retry_backoff", http_backoff),
-                        ("when", when),
-                    ],
-                );
+                let common = Common {
+                    timeout: http_get("timeout", &py.None().into_bound(py))?,
+                    retry: http_get("retry", &0i32.into_pyobject(py)?.into_any())?,
+                    retry_backoff: http_get("retry_backoff", &PyFloat::new(py, 1.0).into_any())?,
+                    ..common
+                };
+                return common.make(cls, builtin("_http"), http, &[]);
             }
             if let Some(branch) = config.get_item("branch")? {
                 let Ok(branch) = branch.cast::<PyDict>() else {
@@ -502,17 +500,7 @@ impl ActionSpec47 {
                     };
                     params.set_item(key, steps)?;
                 }
-                return make_spec(
-                    cls,
-                    &[
-                        ("name", PyString::new(py, "_branch").into_any()),
-                        ("params", params.into_any()),
-                        ("timeout", timeout),
-                        ("retry", retry),
-                        ("retry_backoff", retry_backoff),
-                        ("when", when),
-                    ],
-                );
+                return common.make(cls, builtin("_branch"), params.into_any(), &[]);
             }
             if let Some(code) = config.get_item("code")? {
                 let params = if code.is_instance_of::<PyString>() {
@@ -527,41 +515,26 @@ impl ActionSpec47 {
                         config.repr()?
                     )));
                 };
-                let timeout =
-                    if timeout.is_truthy()? { timeout } else { params.get_item("timeout")?.unwrap_or_else(none) };
-                let retry = if retry.is_truthy()? {
-                    retry
+                // A falsy config timeout/retry gives way to the code mapping's.
+                let zero = 0i32.into_pyobject(py)?.into_any();
+                let timeout = if common.timeout.is_truthy()? {
+                    common.timeout.clone()
+                } else {
+                    params.get_item("timeout")?.unwrap_or_else(|| py.None().into_bound(py))
+                };
+                let retry = if common.retry.is_truthy()? {
+                    common.retry.clone()
                 } else {
                     let raw = params.get_item("retry")?.unwrap_or_else(|| zero.clone());
-                    let raw = if raw.is_truthy()? { raw } else { zero.clone() };
+                    let raw = if raw.is_truthy()? { raw } else { zero };
                     py.get_type::<PyInt>().call1((raw,))?
                 };
-                return make_spec(
-                    cls,
-                    &[
-                        ("name", PyString::new(py, "_code").into_any()),
-                        ("params", params.into_any()),
-                        ("timeout", timeout),
-                        ("retry", retry),
-                        ("retry_backoff", retry_backoff),
-                        ("when", when),
-                    ],
-                );
+                let common = Common { timeout, retry, ..common };
+                return common.make(cls, builtin("_code"), params.into_any(), &[]);
             }
             for effect in Contract::V47.effect_types() {
                 if let Some(value) = config.get_item(effect)? {
-                    return make_spec(
-                        cls,
-                        &[
-                            ("name", PyString::new(py, &format!("{EFFECT_PREFIX}{effect}")).into_any()),
-                            ("params", normalize_effect_params(effect, &value)?.into_any()),
-                            ("effect", PyString::new(py, effect).into_any()),
-                            ("timeout", timeout),
-                            ("retry", retry),
-                            ("retry_backoff", retry_backoff),
-                            ("when", when),
-                        ],
-                    );
+                    return common.effect(cls, effect, &value);
                 }
             }
         }
