@@ -51,12 +51,13 @@ THREADS ?= 4
 PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
 
 .PHONY: test
-test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suite, test-v47
+test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suites (0.0.25, 0.0.47), test-v47
 	$(PY) -m pytest -q
 	bash scripts/cargo_test.sh $(abspath $(PY)) -q
 	$(PYTEST_THREADS)
 	$(PY) tests/pystator_suite/run_suite.py
 	$(MAKE) --no-print-directory test-v47
+	$(MAKE) --no-print-directory test-pystator-suite-v47
 
 $(VENV)/.pystator-suite: requirements-pystator-suite.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-pystator-suite.txt
@@ -78,12 +79,12 @@ test-v47: build-v47 ## pystator 0.0.47's own action tests against ferrostator.v4
 	$(V47_PY) scripts/pystator47_tests.py -q
 	$(V47_PY) -m pytest -q -c tests_v47/pytest.ini tests_v47
 
-$(V47)/.pystator-suite: requirements-pystator-suite.txt $(V47)/.installed
-	$(V47_PY) -m pip install -q -r requirements-pystator-suite.txt "python-socketio>=5.11"
+$(V47)/.pystator-suite: requirements-pystator-suite-v47.txt requirements-pystator-suite.txt $(V47)/.installed
+	$(V47_PY) -m pip install -q -r requirements-pystator-suite-v47.txt
 	touch $@
 
 .PHONY: test-pystator-suite-v47
-test-pystator-suite-v47: build-v47 $(V47)/.pystator-suite ## pystator 0.0.47's whole suite as it is and with install() (~10 min)
+test-pystator-suite-v47: build-v47 $(V47)/.pystator-suite ## pystator 0.0.47's whole suite as it is and with install() (~3 min)
 	$(V47_PY) tests/pystator_suite/run_suite.py
 
 .PHONY: test-threads
