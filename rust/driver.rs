@@ -13,9 +13,13 @@
 //! the batch began — entered around every step of the action's code, whoever takes
 //! the step (the driver, or the Task `asyncio.wait_for` runs a timed attempt in), and
 //! suspended when the action yields. Concurrent actions sharing one context therefore
-//! each see their own view, and the key is removed when an action with params ends
-//! (pystator's pop).
+//! each see their own view. An action with params removes the key when it ends
+//! (pystator's pop) — except an item of a batch, which leaves its view as any item
+//! does: the batch removes the key once, when it ends, in the flow of whoever awaited
+//! it (see [`BatchKey`]). So a batch's effect on the key stays inside the action that
+//! ran it, whenever its items end.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTimeoutError, PyTypeError};
@@ -146,6 +150,48 @@ impl View {
     }
 }
 
+/// What the items of one batch share about the params key, in a context that isolates
+/// it: the key's value when the batch began (the view of an item without params), and
+/// whether an item with params began an attempt. Such an item does not pop the key
+/// when it ends — it may end in another action's flow, or outside every action — but
+/// leaves its view; the batch pops the key once, when it ends (`_Batch.finish` /
+/// `abandon`), in the flow that awaited it: the key is gone after a batch whose actions
+/// had params, as with pystator, and a nested batch's pop happens inside the action that
+/// ran it.
+pub struct BatchKey {
+    inherited: Prior,
+    owner_started: Arc<AtomicBool>,
+}
+
+impl BatchKey {
+    /// The key of a batch beginning now in `ctx` (None when `ctx` does not isolate it).
+    pub fn begin(ctx: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
+        if !isolates(ctx) {
+            return Ok(None);
+        }
+        Ok(Some(Self { inherited: read_key(ctx)?, owner_started: Arc::new(AtomicBool::new(false)) }))
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        Self {
+            inherited: self.inherited.as_ref().map(|v| v.clone_ref(py)),
+            owner_started: Arc::clone(&self.owner_started),
+        }
+    }
+
+    /// The batch ends: pops the key if an item with params began (once).
+    pub fn end(&self, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.owner_started.swap(false, Ordering::AcqRel) {
+            pop_params(ctx)?;
+        }
+        Ok(())
+    }
+
+    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.inherited)
+    }
+}
+
 /// An awaitable being driven, with its action's view of the params key (if any)
 /// entered around each step.
 struct Scoped {
@@ -262,9 +308,9 @@ struct Action {
     /// The executor sets `context["_action_params"]` for this action (the seed
     /// contract; 0.0.47's passes params as keyword arguments).
     sets_params: bool,
-    /// For an item of a batch that began with the params key set: that value (the
-    /// view of the key its attempts get when its spec has no params).
-    inherited: Prior,
+    /// For an item of a batch in a context that isolates the key: what the batch's
+    /// items share about it.
+    batch: Option<BatchKey>,
 }
 
 enum ActionStep {
@@ -317,12 +363,18 @@ fn is_timeout(py: Python<'_>, err: &PyErr) -> PyResult<bool> {
 }
 
 impl Action {
-    fn new(job: OwnedJob, entry: Option<Arc<Entry>>, inherited: Prior, exec: Option<&Executor>) -> Self {
+    fn new(job: OwnedJob, entry: Option<Arc<Entry>>, batch: Option<BatchKey>, exec: Option<&Executor>) -> Self {
         let kwargs = exec.is_some_and(|e| e.contract().params_as_kwargs());
         let sets_params = job.params.is_some() && !kwargs;
         // 0.0.47's contract never touches the params key: nothing to inherit.
-        let inherited = if kwargs { None } else { inherited };
-        Self { job, attempt: 0, entry, stage: Stage::Start, awaited: Awaited::Action, sets_params, inherited }
+        let batch = if kwargs { None } else { batch };
+        Self { job, attempt: 0, entry, stage: Stage::Start, awaited: Awaited::Action, sets_params, batch }
+    }
+
+    /// Whether the action pops the params key when an attempt ends (it sets it, and
+    /// is not an item of a batch that does it for its items: see [`BatchKey`]).
+    fn pops(&self) -> bool {
+        self.sets_params && self.batch.is_none()
     }
 
     /// A 0.0.47 built-in action, awaiting its runner.
@@ -335,7 +387,7 @@ impl Action {
             stage: Stage::Awaiting(scoped),
             awaited: Awaited::Builtin,
             sets_params: false,
-            inherited: None,
+            batch: None,
         })
     }
 
@@ -388,7 +440,8 @@ impl Action {
     /// has none) in a context that isolates it. Another context gets pystator's write
     /// of the params instead; `Err` is the error it raised.
     fn view(&self, py: Python<'_>, ctx: &Bound<'_, PyAny>) -> Result<Option<View>, PyErr> {
-        match (&self.job.params, &self.inherited) {
+        let inherited = self.batch.as_ref().and_then(|batch| batch.inherited.as_ref());
+        match (&self.job.params, inherited) {
             (None, None) => Ok(None),
             (Some(params), _) if isolates(ctx) => Ok(Some(View::new(params.clone_ref(py)))),
             (Some(params), _) => match set_params(ctx, params.bind(py)) {
@@ -447,11 +500,14 @@ impl Action {
                 return self.begin_kwargs(py, exec, ctx);
             }
         }
-        let has_params = self.sets_params;
+        let pops = self.pops();
         let mut view = match self.view(py, ctx) {
             Ok(view) => view,
             Err(err) => return Ok(Some(Outcome::Raised(err))),
         };
+        if let (true, Some(batch)) = (self.sets_params, &self.batch) {
+            batch.owner_started.store(true, Ordering::Release);
+        }
         if let Some(timeout) = &self.job.timeout {
             // The attempt enters the view around each of its steps, whoever steps it.
             let attempt = Attempt {
@@ -480,7 +536,7 @@ impl Action {
         };
         let entry = match entry {
             Ok(entry) => entry,
-            Err(err) => return end_attempt(py, ctx, has_params, view.as_mut(), Ok(Outcome::Raised(err))).map(Some),
+            Err(err) => return end_attempt(py, ctx, pops, view.as_mut(), Ok(Outcome::Raised(err))).map(Some),
         };
         let outcome = match call_action(&entry, ctx) {
             Ok(Called::Value(v)) => self.ok(py, v),
@@ -492,7 +548,7 @@ impl Action {
             // A BaseException: the `finally` still pops the params.
             Err(err) => Err(err),
         };
-        end_attempt(py, ctx, has_params, view.as_mut(), outcome).map(Some)
+        end_attempt(py, ctx, pops, view.as_mut(), outcome).map(Some)
     }
 
     /// Advances the action until it yields or has a final result.
@@ -540,7 +596,7 @@ impl Action {
                         (Err(err), _) => Err(err),
                     };
                     match kind {
-                        Kind::Executor => end_attempt(py, ctx, self.sets_params, view.as_mut(), outcome)?,
+                        Kind::Executor => end_attempt(py, ctx, self.pops(), view.as_mut(), outcome)?,
                         Kind::Registry { .. } => outcome?,
                     }
                 }
@@ -559,7 +615,7 @@ impl Action {
                         Sent::Raised(err) => Err(err),
                     };
                     self.stage = Stage::Start;
-                    finish_params(py, ctx, self.sets_params, outcome)?
+                    finish_params(py, ctx, self.pops(), outcome)?
                 }
                 Stage::Sleeping(inner) => {
                     let input = input.take().unwrap_or_else(|| Input::Send(py.None().into_bound(py)));
@@ -619,7 +675,7 @@ impl Action {
 
     /// Closes whatever the action is suspended in (pystator's `finally` pops params).
     fn close(&mut self, py: Python<'_>, kind: Kind, ctx: &Bound<'_, PyAny>) -> PyResult<()> {
-        let pops = self.sets_params && matches!(kind, Kind::Executor);
+        let pops = self.pops() && matches!(kind, Kind::Executor);
         match std::mem::replace(&mut self.stage, Stage::Start) {
             Stage::Start => Ok(()),
             Stage::Sleeping(inner) => close_iter(inner.bind(py)),
@@ -643,17 +699,17 @@ impl Action {
     }
 }
 
-/// The end of an attempt: pystator's `finally` pops the params of an action that has
-/// any; an inherited view is left. An error from either replaces the outcome, as an
-/// exception raised in `finally` does.
+/// The end of an attempt: pystator's `finally` pops the params of an action that
+/// `pops` (see [`Action::pops`]); any other view is left. An error from either replaces
+/// the outcome, as an exception raised in `finally` does.
 fn end_attempt(
     py: Python<'_>,
     ctx: &Bound<'_, PyAny>,
-    has_params: bool,
+    pops: bool,
     view: Option<&mut View>,
     outcome: PyResult<Outcome>,
 ) -> PyResult<Outcome> {
-    if has_params {
+    if pops {
         return finish_params(py, ctx, true, outcome);
     }
     match view.map(|view| view.exit(ctx)) {
@@ -904,9 +960,9 @@ pub struct Driver {
     pub finish: Finish,
     current: Option<Action>,
     stopped: bool,
-    /// The params key's value when the batch this driver's actions belong to began
-    /// (see `Action::inherited`).
-    inherited: Prior,
+    /// For the driver of an item of a batch: what the batch's items share about the
+    /// params key (see [`BatchKey`]).
+    batch: Option<BatchKey>,
 }
 
 #[derive(Clone, Copy)]
@@ -937,19 +993,19 @@ impl Driver {
             finish,
             current: None,
             stopped: false,
-            inherited: None,
+            batch: None,
         }
     }
 
-    /// The driver of an item of a batch that began with the params key holding `value`.
-    pub fn inherit(mut self, value: Prior) -> Self {
-        self.inherited = value;
+    /// The driver of an item of a batch (see [`BatchKey`]).
+    pub fn in_batch(mut self, batch: Option<BatchKey>) -> Self {
+        self.batch = batch;
         self
     }
 
     fn action(&self, py: Python<'_>, job: OwnedJob, entry: Option<Arc<Entry>>) -> Action {
         let exec = self.executor.as_ref().map(|e| e.get());
-        Action::new(job, entry, self.inherited.as_ref().map(|v| v.clone_ref(py)), exec)
+        Action::new(job, entry, self.batch.as_ref().map(|b| b.clone_ref(py)), exec)
     }
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -1073,7 +1129,9 @@ impl Driver {
     fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.registry)?;
         visit.call(&self.context)?;
-        visit.call(&self.inherited)?;
+        if let Some(batch) = &self.batch {
+            batch.traverse(visit)?;
+        }
         for record in &self.records {
             record.traverse(visit)?;
         }
@@ -1085,7 +1143,9 @@ impl Driver {
         }
         if let Some(action) = &self.current {
             action.job.traverse(visit)?;
-            visit.call(&action.inherited)?;
+            if let Some(batch) = &action.batch {
+                batch.traverse(visit)?;
+            }
             match &action.stage {
                 Stage::Awaiting(scoped) => scoped.traverse(visit)?,
                 Stage::TimedWait(inner) | Stage::Sleeping(inner) => visit.call(inner)?,

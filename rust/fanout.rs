@@ -18,7 +18,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{ffi, intern};
 
 use crate::defs::defs;
-use crate::driver::{isolates, read_key, start, Driver, Finish, Item, Kind, Run, Step, StopRule};
+use crate::driver::{start, BatchKey, Driver, Finish, Item, Kind, Run, Step, StopRule};
 use crate::executor::{Executor, Prepared};
 use crate::registry::Registry;
 use crate::results::{complete, ExecutionResult, Mode, Results};
@@ -204,6 +204,8 @@ pub struct Batch {
     /// would leave a reference cycle for the collector.
     parts: Mutex<Option<BatchParts>>,
     tasks: Option<Py<PyList>>,
+    /// The context and the params key its items share (a context that isolates it).
+    key: Option<(Py<PyAny>, BatchKey)>,
 }
 
 struct BatchParts {
@@ -219,12 +221,21 @@ impl Batch {
         task_slots: Vec<(usize, Py<Run>)>,
         tasks: Option<Py<PyList>>,
         finish: BatchFinish,
+        key: Option<(Py<PyAny>, BatchKey)>,
     ) -> Self {
-        Self { parts: Mutex::new(Some(BatchParts { slots, task_slots, finish })), tasks }
+        Self { parts: Mutex::new(Some(BatchParts { slots, task_slots, finish })), tasks, key }
     }
 
     fn finished(py: Python<'_>, finish: BatchFinish) -> Self {
-        Self::new(PyList::empty(py).unbind(), Vec::new(), None, finish)
+        Self::new(PyList::empty(py).unbind(), Vec::new(), None, finish, None)
+    }
+
+    /// The batch ended (see [`BatchKey::end`]).
+    fn end_key(&self, py: Python<'_>) -> PyResult<()> {
+        match &self.key {
+            Some((ctx, key)) => key.end(ctx.bind(py)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -264,6 +275,7 @@ impl Batch {
         let Some(BatchParts { slots, task_slots, finish }) = taken else {
             return Err(pyo3::exceptions::PyRuntimeError::new_err("this batch was already finished"));
         };
+        self.end_key(py)?;
         let slots = slots.bind(py);
         for (slot, run) in &task_slots {
             let taken = match run.try_borrow_mut(py) {
@@ -287,8 +299,18 @@ impl Batch {
         }
     }
 
+    /// The batch failed or was cancelled (awaiting it raised): it ends without results.
+    /// Its Tasks may still be running, as asyncio.gather's do.
+    fn abandon(&self, py: Python<'_>) -> PyResult<()> {
+        self.end_key(py)
+    }
+
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.tasks)?;
+        if let Some((ctx, key)) = &self.key {
+            visit.call(ctx)?;
+            key.traverse(&visit)?;
+        }
         // try_lock: the collector never waits (the lock is held only to take the parts).
         if let Ok(parts) = self.parts.try_lock() {
             if let Some(parts) = parts.as_ref() {
@@ -445,13 +467,17 @@ fn fan_out<'py>(
         return Ok(Batch::finished(py, finish));
     }
     let mut spawner = Spawner::new(py)?;
-    let slots = PyList::empty(py);
-    let mut task_slots = Vec::new();
-    let outcome = fill_slots(py, executor, jobs, ctx, &mut spawner, &slots, &mut task_slots);
+    let mut slots = Slots { list: PyList::empty(py), tasks: Vec::new() };
+    let key = BatchKey::begin(ctx)?;
+    let outcome = fill_slots(py, executor, jobs, ctx, key.as_ref(), &mut spawner, &mut slots);
     if let Err(err) = outcome {
         spawner.cancel_all();
+        if let Some(Err(end_err)) = key.map(|key| key.end(ctx)) {
+            end_err.write_unraisable(py, Some(ctx));
+        }
         return Err(err);
     }
+    let Slots { list: slots, tasks: task_slots } = slots;
     let tasks = if task_slots.is_empty() || (spawner.eager && all_finished_cleanly(py, &task_slots)?) {
         // Eagerly started Tasks that already finished: nothing to wait for.
         None
@@ -461,7 +487,8 @@ fn fan_out<'py>(
                 .unbind(),
         )
     };
-    Ok(Batch::new(slots.unbind(), task_slots, tasks, finish))
+    let key = key.map(|key| (ctx.clone().unbind(), key));
+    Ok(Batch::new(slots.unbind(), task_slots, tasks, finish, key))
 }
 
 /// Whether every Task already finished with a result (no exception, not cancelled).
@@ -469,22 +496,26 @@ fn all_finished_cleanly(py: Python<'_>, task_slots: &[(usize, Py<Run>)]) -> PyRe
     Ok(task_slots.iter().all(|(_, run)| run.try_borrow(py).is_ok_and(|run| run.has_result())))
 }
 
+/// A batch's results in spec order: values, or the Tasks still computing them (with
+/// the Run each Task drives).
+struct Slots<'py> {
+    list: Bound<'py, PyList>,
+    tasks: Vec<(usize, Py<Run>)>,
+}
+
 fn fill_slots<'py>(
     py: Python<'py>,
     executor: &Bound<'py, Executor>,
     jobs: Vec<Job<'_, 'py>>,
     ctx: &Bound<'py, PyAny>,
+    key: Option<&BatchKey>,
     spawner: &mut Spawner<'py>,
-    slots: &Bound<'py, PyList>,
-    task_slots: &mut Vec<(usize, Py<Run>)>,
+    slots: &mut Slots<'py>,
 ) -> PyResult<()> {
     let exec = executor.get();
-    // An item whose spec has no params sees what the key held when the batch began,
-    // whatever its siblings do (in a context that isolates the key).
-    let inherited = if isolates(ctx) { read_key(ctx)? } else { None };
     let single = |items: Vec<Item>| {
         executor_driver(executor, ctx, items, StopRule::Never, Finish::Single)
-            .inherit(inherited.as_ref().map(|v| v.clone_ref(py)))
+            .in_batch(key.map(|key| key.clone_ref(py)))
     };
     // On Python < 3.12 a Task's first step runs later, at the loop's next turn: once one
     // is waiting, every later action must wait behind it to keep pystator's order.
@@ -494,8 +525,8 @@ fn fill_slots<'py>(
         let mut push_task = |run: Run, spawn: &mut dyn FnMut(Py<Run>) -> PyResult<Bound<'py, PyAny>>| -> PyResult<()> {
             let run = Py::new(py, run)?;
             let task = spawn(run.clone_ref(py))?;
-            task_slots.push((slots.len(), run));
-            slots.append(task)
+            slots.tasks.push((slots.list.len(), run));
+            slots.list.append(task)
         };
         if waiting {
             push_task(Run::detached(single(vec![Item::Job(job.unbind())]), None), &mut |r| spawner.fresh(r))?;
@@ -503,7 +534,7 @@ fn fill_slots<'py>(
         }
         let inline_entry = match exec.prepare(py, &job, ctx, &mut view) {
             Ok(Prepared::Done(result)) => {
-                slots.append(result.into_object(py)?)?;
+                slots.list.append(result.into_object(py)?)?;
                 continue;
             }
             Ok(Prepared::Builtin) => {
@@ -538,7 +569,7 @@ fn fill_slots<'py>(
         let context = CopiedContext::new(py)?;
         let mut driver = single(vec![Item::Prepared(job.unbind(), inline_entry)]);
         match context.run(|| driver.advance(py, None))? {
-            Step::Return(result) => slots.append(result)?,
+            Step::Return(result) => slots.list.append(result)?,
             Step::Yield(pending) => {
                 push_task(Run::detached(driver, Some(pending)), &mut |r| spawner.continuing(r, &context))?;
             }

@@ -846,7 +846,13 @@ class _Batch(Generic[_T_co]):
         done callback on every Task; None when no Task runs."""
 
     def finish(self) -> _T_co:
-        """Put the Tasks' results in place (once all are done) and return the batch's value."""
+        """Put the Tasks' results in place (once all are done) and return the batch's value.
+        Ends the batch: in a dict context, removes the params key if an action with params
+        ran (in the flow that awaited the batch)."""
+
+    def abandon(self) -> None:
+        """Ends the batch when awaiting it raised (a failed action, cancellation): the
+        params key as in :meth:`finish`; its Tasks may still run, as gather's do."""
 
 def _sequential_start(
     executor: ExecutorCore, transition_result: _TransitionResultLike, context: _Context

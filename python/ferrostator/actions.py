@@ -116,7 +116,11 @@ async def _settle(batch: _Batch[_T]) -> _T:
     """Waits for a fanned-out batch's Tasks (as asyncio.gather) and returns its value."""
     outer = batch.watch(_BatchFuture)
     if outer is not None:
-        await outer
+        try:
+            await outer
+        except BaseException:
+            batch.abandon()  # the batch's end in this flow (the params key), as finish()
+            raise
     return batch.finish()
 
 
@@ -214,7 +218,11 @@ class ActionExecutor(ExecutorCore):
         batch = _parallel_start(self, transition_result, context)
         outer = batch.watch(_BatchFuture)
         if outer is not None:
-            await outer
+            try:
+                await outer
+            except BaseException:
+                batch.abandon()
+                raise
         return batch.finish()
 
     async def async_execute_phased(
@@ -234,7 +242,11 @@ class ActionExecutor(ExecutorCore):
                     batch = _fan_out(self, specs, context)
                     outer = batch.watch(_BatchFuture)
                     if outer is not None:
-                        await outer
+                        try:
+                            await outer
+                        except BaseException:
+                            batch.abandon()
+                            raise
                     phase_results = batch.finish()
                     results.extend(phase_results)
                     if self.stop_on_error and self._any_failed(phase_results):
