@@ -4,58 +4,12 @@ specific/spec variants, timeouts, retries and task/context isolation."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import re
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from conftest import caplog_records
-
-VAR: contextvars.ContextVar[str] = contextvars.ContextVar("ferrostator_test_var", default="unset")
-
-
-def _spec(impl, a):
-    return a if not isinstance(a, str) else impl.ActionSpec(a)
-
-
-def _tr(impl, actions=(), on_exit=(), on_enter=()):
-    return impl.TransitionResult.success_result(
-        "idle",
-        "busy",
-        "go",
-        actions=tuple(_spec(impl, a) for a in actions),
-        on_exit=tuple(_spec(impl, a) for a in on_exit),
-        on_enter=tuple(_spec(impl, a) for a in on_enter),
-    )
-
-
-def _records(caplog, impl):
-    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
-
-
-class _Gate:
-    """Async actions that only succeed if ``n`` of them are running at once."""
-
-    def __init__(self, n):
-        self.n = n
-        self.started = 0
-        self.event = asyncio.Event()
-
-    def action(self, label, log=None):
-        async def act(ctx):
-            if log is not None:
-                log.append(f"start {label}")
-            self.started += 1
-            if self.started == self.n:
-                self.event.set()
-            await asyncio.wait_for(self.event.wait(), 2.0)
-            if log is not None:
-                log.append(f"end {label}")
-            return label
-
-        return act
-
+from _executor_helpers import VAR, Gate, executor_records, transition
 
 # ---------------------------------------------------------------------------
 # async_execute (sequential)
@@ -79,7 +33,7 @@ async def test_async_execute_runs_one_after_another(impl):
     reg.register("a", make("a", 0.03))
     reg.register("b", make("b", 0))
     reg.register("s", lambda ctx: log.append("sync") or "s")
-    tr = _tr(impl, ["b"], on_exit=["a"], on_enter=["s"])
+    tr = transition(impl, ["b"], on_exit=["a"], on_enter=["s"])
     res = await impl.ActionExecutor(reg).async_execute(tr, {})
     assert log == ["start a", "end a", "start b", "end b", "sync"]
     assert [r.result for r in res.action_results] == ["a", "b", "s"]
@@ -110,7 +64,7 @@ async def test_async_execute_failed_transition(impl):
 async def test_async_execute_empty(impl):
     ex = impl.ActionExecutor(impl.ActionRegistry())
     for mode in impl.ExecutionMode:
-        res = await ex.async_execute_with_mode(_tr(impl), {}, mode)
+        res = await ex.async_execute_with_mode(transition(impl), {}, mode)
         assert res.action_results == []
         assert res.execution_mode is mode
         assert res.completed_at is not None
@@ -131,12 +85,12 @@ async def test_async_execute_stop_on_error(impl):
     reg.register("bad", bad)
     reg.register("after", lambda ctx: calls.append("after"))
     res = await impl.ActionExecutor(reg, stop_on_error=True).async_execute(
-        _tr(impl, ["bad", "after"]), {}
+        transition(impl, ["bad", "after"]), {}
     )
     assert calls == ["bad"]
     assert [r.action_name for r in res.action_results] == ["bad"]
     assert isinstance(res.action_results[0].error, ValueError)
-    res = await impl.ActionExecutor(reg).async_execute(_tr(impl, ["bad", "after"]), {})
+    res = await impl.ActionExecutor(reg).async_execute(transition(impl, ["bad", "after"]), {})
     assert [r.success for r in res.action_results] == [False, True]
 
 
@@ -154,7 +108,7 @@ async def test_async_execute_params_during_call(impl):
     reg.register("b", lambda ctx: seen.append(ctx.get("_action_params", "absent")))
     ctx = {"k": 1}
     await impl.ActionExecutor(reg).async_execute(
-        _tr(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), ctx
+        transition(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), ctx
     )
     assert seen == [{"p": 1}, {"p": 1}, "absent"]
     assert ctx == {"k": 1}
@@ -164,14 +118,14 @@ async def test_async_execute_params_during_call(impl):
 async def test_async_execute_missing_and_strict(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
-    res = await impl.ActionExecutor(reg).async_execute(_tr(impl, ["ghost"]), {})
+    res = await impl.ActionExecutor(reg).async_execute(transition(impl, ["ghost"]), {})
     assert res.action_results == [impl.ActionResult.skipped("ghost")]
-    assert [(r.levelno, r.getMessage()) for r in _records(caplog, impl)] == [
+    assert [(r.levelno, r.getMessage()) for r in executor_records(caplog, impl)] == [
         (logging.WARNING, "Action 'ghost' not registered, skipping")
     ]
     msg = re.escape("Action 'ghost' not registered (strict mode)")
     with pytest.raises(impl.ActionNotFoundError, match=msg):
-        await impl.ActionExecutor(reg, strict=True).async_execute(_tr(impl, ["ghost"]), {})
+        await impl.ActionExecutor(reg, strict=True).async_execute(transition(impl, ["ghost"]), {})
 
 
 @pytest.mark.asyncio
@@ -186,7 +140,7 @@ async def test_async_execute_sequential_runs_in_callers_task(impl):
     reg.register("a", act)
     token = VAR.set("caller")
     try:
-        await impl.ActionExecutor(reg).async_execute(_tr(impl, ["a"]), {})
+        await impl.ActionExecutor(reg).async_execute(transition(impl, ["a"]), {})
         assert seen == [asyncio.current_task()]
         assert VAR.get() == "from-action"
     finally:
@@ -199,9 +153,9 @@ async def test_effects_in_async_paths(impl):
     inc = impl.ActionSpec.from_config({"increment": "n"})
     setter = impl.ActionSpec.from_config({"set": {"flag": True}})
     ctx = {}
-    await ex.async_execute(_tr(impl, [inc, setter]), ctx)
-    await ex.async_execute_parallel(_tr(impl, [inc, inc]), ctx)
-    await ex.async_execute_phased(_tr(impl, [inc], on_exit=[inc], on_enter=[inc]), ctx)
+    await ex.async_execute(transition(impl, [inc, setter]), ctx)
+    await ex.async_execute_parallel(transition(impl, [inc, inc]), ctx)
+    await ex.async_execute_phased(transition(impl, [inc], on_exit=[inc], on_enter=[inc]), ctx)
     r = await ex.async_execute_action_spec(impl.ActionSpec("_effect.nope"), ctx)
     assert ctx == {"n": 6, "flag": True}
     assert r.success is False
@@ -241,7 +195,7 @@ async def test_timeout_message(impl, timeout, caplog):
     assert type(r.error) is TimeoutError
     assert str(r.error) == f"Action 'x' timed out after {timeout}s"
     assert state == ["cancelled"]
-    assert _records(caplog, impl) == []
+    assert executor_records(caplog, impl) == []
 
 
 @pytest.mark.asyncio
@@ -328,7 +282,7 @@ async def test_async_retries_with_backoff(impl):
     ctx = {}
     with patch("asyncio.sleep", new_callable=AsyncMock) as sleep:
         res = await impl.ActionExecutor(reg).async_execute(
-            _tr(impl, [impl.ActionSpec("x", {"p": 1}, retry=3, retry_backoff=0.25)]), ctx
+            transition(impl, [impl.ActionSpec("x", {"p": 1}, retry=3, retry_backoff=0.25)]), ctx
         )
     assert attempts == [{"p": 1}] * 4
     assert sleep.call_args_list == [call(0.25), call(0.5), call(1.0)]
@@ -375,7 +329,7 @@ async def test_async_permanent_error_stops_retries(impl, caplog):
     assert attempts == [1]
     sleep.assert_not_called()
     assert str(r.error) == "perm"
-    assert [(x.levelno, x.getMessage()) for x in _records(caplog, impl)] == [
+    assert [(x.levelno, x.getMessage()) for x in executor_records(caplog, impl)] == [
         (logging.INFO, "Action 'x' failed with permanent error, skipping retries")
     ]
 
@@ -399,7 +353,7 @@ async def test_parallel_retries_and_timeouts_are_per_spec(impl):
     reg.register("b", b)
     with patch("asyncio.sleep", new_callable=AsyncMock) as sleep:
         res = await impl.ActionExecutor(reg).async_execute_parallel(
-            _tr(
+            transition(
                 impl,
                 [
                     impl.ActionSpec("a", retry=5, retry_backoff=0.1),
@@ -424,7 +378,7 @@ async def test_with_mode_dispatch(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: "a")
     ex = impl.ActionExecutor(reg)
-    tr = _tr(impl, ["a"])
+    tr = transition(impl, ["a"])
     for mode in impl.ExecutionMode:
         res = await ex.async_execute_with_mode(tr, {}, mode)
         assert res.execution_mode is mode
@@ -438,7 +392,7 @@ async def test_with_mode_default_is_sequential_regardless_of_default_mode(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: "a")
     ex = impl.ActionExecutor(reg, default_mode=impl.ExecutionMode.PARALLEL)
-    res = await ex.async_execute_with_mode(_tr(impl, ["a"]), {})
+    res = await ex.async_execute_with_mode(transition(impl, ["a"]), {})
     assert res.execution_mode is impl.ExecutionMode.SEQUENTIAL
 
 
@@ -447,7 +401,7 @@ async def test_with_mode_accepts_plain_strings(impl):
     reg = impl.ActionRegistry()
     ex = impl.ActionExecutor(reg)
     for text in ("parallel", "phased", "sequential"):
-        res = await ex.async_execute_with_mode(_tr(impl), {}, text)
+        res = await ex.async_execute_with_mode(transition(impl), {}, text)
         assert res.execution_mode is impl.ExecutionMode(text)
 
 
@@ -460,7 +414,7 @@ async def test_with_mode_accepts_plain_strings(impl):
 async def test_specific_parallel(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
-    gate = _Gate(2)
+    gate = Gate(2)
     reg.register("a", gate.action("a"))
     reg.register("b", gate.action("b"))
     reg.register("p", lambda ctx: ctx.get("_action_params", "absent"))
@@ -470,7 +424,7 @@ async def test_specific_parallel(impl, caplog):
     assert [r.action_name for r in rs] == ["b", "ghost", "a", "p"]
     assert [r.result for r in rs] == ["b", "not_registered", "a", "absent"]
     assert rs[1].is_skipped
-    assert [r.getMessage() for r in _records(caplog, impl)] == [
+    assert [r.getMessage() for r in executor_records(caplog, impl)] == [
         "Action 'ghost' not registered, skipping"
     ]
 
@@ -512,7 +466,7 @@ async def test_async_execute_action_spec(impl):
 @pytest.mark.asyncio
 async def test_action_specs_parallel(impl):
     reg = impl.ActionRegistry()
-    gate = _Gate(3)
+    gate = Gate(3)
     for n in ("a", "b", "c"):
         reg.register(n, gate.action(n))
     specs = [impl.ActionSpec("c"), impl.ActionSpec("a"), impl.ActionSpec("b", {"p": 1})]

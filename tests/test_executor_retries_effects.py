@@ -7,42 +7,12 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import call, patch
 
 import pytest
-from conftest import PATCHES_SLEEP, caplog_records
+from _executor_helpers import Flaky, executor_records, transition
+from conftest import PATCHES_SLEEP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+
-
-
-def _tr(impl, actions=(), on_exit=(), on_enter=()):
-    spec = lambda a: a if not isinstance(a, str) else impl.ActionSpec(a)  # noqa: E731
-    return impl.TransitionResult.success_result(
-        "idle",
-        "busy",
-        "go",
-        actions=tuple(spec(a) for a in actions),
-        on_exit=tuple(spec(a) for a in on_exit),
-        on_enter=tuple(spec(a) for a in on_enter),
-    )
-
-
-class _Flaky:
-    """Raises the given exceptions in turn, then returns ``value``."""
-
-    def __init__(self, *errors, value="done"):
-        self.errors = list(errors)
-        self.value = value
-        self.calls = 0
-
-    def __call__(self, ctx):
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.value
-
-
-def _records(caplog, impl):
-    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 # ---------------------------------------------------------------------------
@@ -54,7 +24,7 @@ def _records(caplog, impl):
 @pytest.mark.parametrize("exc_type", [OSError, ConnectionError, TimeoutError])
 def test_transient_errors_are_retried_with_backoff(impl, exc_type):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(*(exc_type(f"e{i}") for i in range(10)))
+    flaky = Flaky(*(exc_type(f"e{i}") for i in range(10)))
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_action_spec(
@@ -75,7 +45,7 @@ def test_transient_errors_are_retried_with_backoff(impl, exc_type):
 )
 def test_backoff_schedule_property(impl, retry, backoff):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(*(OSError() for _ in range(20)))
+    flaky = Flaky(*(OSError() for _ in range(20)))
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_action_spec(
@@ -89,11 +59,11 @@ def test_backoff_schedule_property(impl, retry, backoff):
 @PATCHES_SLEEP
 def test_retry_success_on_later_attempt(impl):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(ConnectionResetError(), OSError(), value=42)
+    flaky = Flaky(ConnectionResetError(), OSError(), value=42)
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         res = impl.ActionExecutor(reg).execute(
-            _tr(impl, [impl.ActionSpec("a", retry=5, retry_backoff=0.1)]), {}
+            transition(impl, [impl.ActionSpec("a", retry=5, retry_backoff=0.1)]), {}
         )
     assert flaky.calls == 3
     assert sleep.call_args_list == [call(0.1), call(0.2)]
@@ -103,7 +73,7 @@ def test_retry_success_on_later_attempt(impl):
 @PATCHES_SLEEP
 def test_no_retry_by_default(impl):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(ConnectionError())
+    flaky = Flaky(ConnectionError())
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_action_spec(impl.ActionSpec("a"), {})
@@ -115,7 +85,7 @@ def test_no_retry_by_default(impl):
 @PATCHES_SLEEP
 def test_negative_retry_means_one_attempt(impl):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(ConnectionError(), ConnectionError())
+    flaky = Flaky(ConnectionError(), ConnectionError())
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         impl.ActionExecutor(reg).execute_action_spec(impl.ActionSpec("a", retry=-2), {})
@@ -126,7 +96,7 @@ def test_negative_retry_means_one_attempt(impl):
 @PATCHES_SLEEP
 def test_zero_backoff_still_sleeps_zero(impl):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(OSError(), OSError(), OSError())
+    flaky = Flaky(OSError(), OSError(), OSError())
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         impl.ActionExecutor(reg).execute_action_spec(
@@ -139,14 +109,14 @@ def test_zero_backoff_still_sleeps_zero(impl):
 def test_permanent_error_stops_retries(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
-    flaky = _Flaky(ValueError("perm"), ValueError("again"))
+    flaky = Flaky(ValueError("perm"), ValueError("again"))
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_action_spec(impl.ActionSpec("a", retry=3), {})
     assert flaky.calls == 1
     sleep.assert_not_called()
     assert str(r.error) == "perm"
-    assert [(x.levelno, x.getMessage()) for x in _records(caplog, impl)] == [
+    assert [(x.levelno, x.getMessage()) for x in executor_records(caplog, impl)] == [
         (logging.INFO, "Action 'a' failed with permanent error, skipping retries")
     ]
 
@@ -155,7 +125,7 @@ def test_permanent_error_stops_retries(impl, caplog):
 def test_transient_then_permanent(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
-    flaky = _Flaky(TimeoutError(), KeyError("k"), value="never")
+    flaky = Flaky(TimeoutError(), KeyError("k"), value="never")
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_action_spec(
@@ -164,26 +134,26 @@ def test_transient_then_permanent(impl, caplog):
     assert flaky.calls == 2
     assert sleep.call_args_list == [call(2.0)]
     assert isinstance(r.error, KeyError)
-    assert [x.levelno for x in _records(caplog, impl)] == [logging.INFO]
+    assert [x.levelno for x in executor_records(caplog, impl)] == [logging.INFO]
 
 
 def test_permanent_error_without_retries_is_not_logged(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
-    reg.register("a", _Flaky(ValueError()))
+    reg.register("a", Flaky(ValueError()))
     impl.ActionExecutor(reg).execute_action_spec(impl.ActionSpec("a"), {})
-    assert _records(caplog, impl) == []
+    assert executor_records(caplog, impl) == []
 
 
 @PATCHES_SLEEP
 def test_retries_via_execute_and_execute_action_specs(impl):
     reg = impl.ActionRegistry()
-    f1, f2 = _Flaky(OSError(), value=1), _Flaky(OSError(), value=2)
+    f1, f2 = Flaky(OSError(), value=1), Flaky(OSError(), value=2)
     reg.register("a", f1)
     reg.register("b", f2)
     ex = impl.ActionExecutor(reg)
     with patch("time.sleep") as sleep:
-        res = ex.execute(_tr(impl, [impl.ActionSpec("a", retry=1, retry_backoff=3.0)]), {})
+        res = ex.execute(transition(impl, [impl.ActionSpec("a", retry=1, retry_backoff=3.0)]), {})
         rs = ex.execute_action_specs([impl.ActionSpec("b", retry=1, retry_backoff=4.0)], {})
     assert res.action_results[0].result == 1
     assert rs[0].result == 2
@@ -193,7 +163,7 @@ def test_retries_via_execute_and_execute_action_specs(impl):
 @PATCHES_SLEEP
 def test_execute_specific_does_not_retry(impl):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(OSError(), value=1)
+    flaky = Flaky(OSError(), value=1)
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_specific(["a"], {})
@@ -209,7 +179,7 @@ def test_execute_specific_does_not_retry(impl):
 
 def _run_effect(impl, config, ctx):
     spec = impl.ActionSpec.from_config(config)
-    return impl.ActionExecutor(impl.ActionRegistry()).execute(_tr(impl, [spec]), ctx)
+    return impl.ActionExecutor(impl.ActionRegistry()).execute(transition(impl, [spec]), ctx)
 
 
 def test_effect_set(impl):
@@ -285,7 +255,7 @@ def test_effects_do_not_use_the_registry(impl):
     reg.register("_effect.set", lambda ctx: called.append(1))
     ctx = {}
     spec = impl.ActionSpec.from_config({"set": {"k": 1}})
-    res = impl.ActionExecutor(reg).execute(_tr(impl, [spec]), ctx)
+    res = impl.ActionExecutor(reg).execute(transition(impl, [spec]), ctx)
     assert called == []
     assert ctx == {"k": 1}
     assert res.action_results[0].result is None
@@ -299,7 +269,7 @@ def test_unknown_effect_type(impl, caplog):
     assert r.action_name == "_effect.nope"
     assert type(r.error) is ValueError
     assert str(r.error) == "Unknown effect type: nope"
-    assert _records(caplog, impl) == []
+    assert executor_records(caplog, impl) == []
 
 
 def test_effect_missing_field(impl):
@@ -343,7 +313,7 @@ def test_effects_and_actions_interleave_in_order(impl):
     reg.register("read", lambda ctx: seen.append(ctx.get("n")))
     inc = impl.ActionSpec.from_config({"increment": "n"})
     res = impl.ActionExecutor(reg).execute(
-        _tr(impl, ["read", inc, "read"], on_exit=[inc], on_enter=["read"]), {}
+        transition(impl, ["read", inc, "read"], on_exit=[inc], on_enter=["read"]), {}
     )
     assert seen == [1, 2, 2]
     assert res.action_count == 5

@@ -16,21 +16,10 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP, caplog_records, collect_until
+from _executor_helpers import Flaky, executor_records, transition
+from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP, collect_until
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+
-
-
-def _tr(impl, actions=(), on_exit=(), on_enter=()):
-    spec = lambda a: a if not isinstance(a, str) else impl.ActionSpec(a)  # noqa: E731
-    return impl.TransitionResult.success_result(
-        "idle",
-        "busy",
-        "go",
-        actions=tuple(spec(a) for a in actions),
-        on_exit=tuple(spec(a) for a in on_exit),
-        on_enter=tuple(spec(a) for a in on_enter),
-    )
 
 
 def _recorder(impl, *names, calls=None):
@@ -40,25 +29,6 @@ def _recorder(impl, *names, calls=None):
     for n in names:
         reg.register(n, lambda ctx, n=n: calls.append(n) or n)
     return reg, calls
-
-
-class _Flaky:
-    """Raises the given exceptions in turn, then returns ``value``."""
-
-    def __init__(self, *errors, value="done"):
-        self.errors = list(errors)
-        self.value = value
-        self.calls = 0
-
-    def __call__(self, ctx):
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.value
-
-
-def _records(caplog, impl):
-    return [r for r in caplog_records(caplog) if r.name == impl.LOGGER]
 
 
 # ---------------------------------------------------------------------------
@@ -95,15 +65,15 @@ def test_attributes_are_settable_and_take_effect(impl):
     reg_b, calls_b = _recorder(impl, "x")
     ex = impl.ActionExecutor(reg_a)
     ex.registry = reg_b
-    ex.execute(_tr(impl, ["x"]), {})
+    ex.execute(transition(impl, ["x"]), {})
     assert (calls_a, calls_b) == ([], ["x"])
     ex.strict = True
     with pytest.raises(impl.ActionNotFoundError):
-        ex.execute(_tr(impl, ["ghost"]), {})
+        ex.execute(transition(impl, ["ghost"]), {})
     ex.strict = False
     reg_b.register("bad", lambda ctx: 1 / 0)
     ex.stop_on_error = True
-    res = ex.execute(_tr(impl, ["bad", "x"]), {})
+    res = ex.execute(transition(impl, ["bad", "x"]), {})
     assert [r.action_name for r in res.action_results] == ["bad"]
     ex.default_mode = impl.ExecutionMode.PHASED
     assert ex.default_mode is impl.ExecutionMode.PHASED
@@ -135,7 +105,7 @@ def test_failed_transition_executes_nothing(impl):
 
 def test_execute_order_exit_transition_enter(impl):
     reg, calls = _recorder(impl, "x1", "x2", "t1", "e1", "e2")
-    tr = _tr(impl, ["t1"], on_exit=["x1", "x2"], on_enter=["e1", "e2"])
+    tr = transition(impl, ["t1"], on_exit=["x1", "x2"], on_enter=["e1", "e2"])
     res = impl.ActionExecutor(reg).execute(tr, {})
     assert calls == ["x1", "x2", "t1", "e1", "e2"]
     assert [r.action_name for r in res.action_results] == calls
@@ -145,7 +115,7 @@ def test_execute_order_exit_transition_enter(impl):
 
 def test_execute_result_fields(impl):
     reg, _ = _recorder(impl, "a", "b")
-    tr = _tr(impl, ["a", "b"])
+    tr = transition(impl, ["a", "b"])
     before = datetime.now(UTC)
     res = impl.ActionExecutor(reg).execute(tr, {})
     after = datetime.now(UTC)
@@ -165,7 +135,7 @@ def test_execute_passes_the_same_context_to_each_action(impl):
     reg.register("a", lambda ctx: seen.append(ctx) or ctx.setdefault("n", 0))
     reg.register("b", lambda ctx: seen.append(ctx))
     ctx = {}
-    impl.ActionExecutor(reg).execute(_tr(impl, ["a", "b"]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, ["a", "b"]), ctx)
     assert seen[0] is ctx and seen[1] is ctx
 
 
@@ -177,7 +147,7 @@ def test_execute_continues_after_failure_by_default(impl):
         raise err
 
     reg.register("bad", bad)
-    res = impl.ActionExecutor(reg).execute(_tr(impl, ["a", "bad", "c"]), {})
+    res = impl.ActionExecutor(reg).execute(transition(impl, ["a", "bad", "c"]), {})
     assert calls == ["a", "c"]
     assert [r.success for r in res.action_results] == [True, False, True]
     assert res.action_results[1].error is err
@@ -188,7 +158,7 @@ def test_execute_stop_on_error(impl):
     reg, calls = _recorder(impl, "x", "t", "e")
     reg.register("bad", lambda ctx: {}["missing"])
     ex = impl.ActionExecutor(reg, stop_on_error=True)
-    res = ex.execute(_tr(impl, ["bad", "t"], on_exit=["x"], on_enter=["e"]), {})
+    res = ex.execute(transition(impl, ["bad", "t"], on_exit=["x"], on_enter=["e"]), {})
     assert calls == ["x"]
     assert [r.action_name for r in res.action_results] == ["x", "bad"]
     assert isinstance(res.action_results[-1].error, KeyError)
@@ -198,7 +168,7 @@ def test_execute_stop_on_error(impl):
 def test_stop_on_error_does_not_stop_on_skipped(impl):
     reg, calls = _recorder(impl, "a")
     ex = impl.ActionExecutor(reg, stop_on_error=True, log_execution=False)
-    res = ex.execute(_tr(impl, ["ghost", "a"]), {})
+    res = ex.execute(transition(impl, ["ghost", "a"]), {})
     assert calls == ["a"]
     assert [r.status for r in res.action_results] == [
         impl.ActionStatus.SKIPPED,
@@ -207,7 +177,7 @@ def test_stop_on_error_does_not_stop_on_skipped(impl):
 
 
 def test_empty_transition(impl):
-    res = impl.ActionExecutor(impl.ActionRegistry()).execute(_tr(impl), {})
+    res = impl.ActionExecutor(impl.ActionRegistry()).execute(transition(impl), {})
     assert res.action_results == []
     assert res.completed_at is not None
 
@@ -227,7 +197,7 @@ def test_params_visible_during_call_and_removed_after(impl):
     reg.register("a", lambda ctx: seen.append(dict(ctx)))
     ctx = {"user": 1}
     spec = impl.ActionSpec("a", {"to": "ops", "n": 2})
-    impl.ActionExecutor(reg).execute(_tr(impl, [spec]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, [spec]), ctx)
     assert seen == [{"user": 1, "_action_params": {"to": "ops", "n": 2}}]
     assert ctx == {"user": 1}
 
@@ -237,7 +207,7 @@ def test_params_absent_when_spec_has_none(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append("_action_params" in ctx))
     ctx = {}
-    impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("a", {})]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {})]), ctx)
     assert seen == [False]
     assert ctx == {}
 
@@ -247,7 +217,7 @@ def test_params_do_not_leak_to_the_next_action(impl):
     seen = {}
     reg.register("a", lambda ctx: seen.setdefault("a", ctx.get("_action_params")))
     reg.register("b", lambda ctx: seen.setdefault("b", ctx.get("_action_params", "absent")))
-    impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), {})
+    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), {})
     assert seen == {"a": {"p": 1}, "b": "absent"}
 
 
@@ -256,7 +226,7 @@ def test_preexisting_params_key_is_replaced_then_removed(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append(ctx["_action_params"]))
     ctx = {"_action_params": "caller's"}
-    impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert seen == [{"p": 1}]
     assert "_action_params" not in ctx
 
@@ -266,7 +236,7 @@ def test_preexisting_params_key_untouched_when_spec_has_no_params(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append(ctx["_action_params"]))
     ctx = {"_action_params": "caller's"}
-    impl.ActionExecutor(reg).execute(_tr(impl, ["a"]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, ["a"]), ctx)
     assert seen == ["caller's"]
     assert ctx == {"_action_params": "caller's"}
 
@@ -280,7 +250,9 @@ def test_params_removed_when_action_raises(impl):
 
     reg.register("bad", bad)
     ctx = {}
-    res = impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("bad", {"p": 1})]), ctx)
+    res = impl.ActionExecutor(reg).execute(
+        transition(impl, [impl.ActionSpec("bad", {"p": 1})]), ctx
+    )
     assert isinstance(res.action_results[0].error, RuntimeError)
     assert ctx == {}
 
@@ -289,7 +261,7 @@ def test_action_may_delete_its_params_key(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: ctx.pop("_action_params"))
     ctx = {}
-    res = impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    res = impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert res.action_results[0] == impl.ActionResult.ok("a", {"p": 1})
     assert ctx == {}
 
@@ -321,7 +293,7 @@ def test_context_may_be_any_mutable_mapping(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append((ctx, dict(ctx))))
     ctx = collections.UserDict({"k": 1})
-    impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert seen[0][0] is ctx
     assert seen[0][1] == {"k": 1, "_action_params": {"p": 1}}
     assert dict(ctx) == {"k": 1}
@@ -338,7 +310,7 @@ def test_context_dict_subclass_hooks_are_used(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: None)
     ctx = Tracking()
-    impl.ActionExecutor(reg).execute(_tr(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert writes == ["_action_params"]
     assert ctx == {}
 
@@ -351,14 +323,14 @@ def test_context_dict_subclass_hooks_are_used(impl):
 def test_missing_action_is_skipped_with_warning(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg, calls = _recorder(impl, "a")
-    res = impl.ActionExecutor(reg).execute(_tr(impl, ["ghost", "a"]), {})
+    res = impl.ActionExecutor(reg).execute(transition(impl, ["ghost", "a"]), {})
     skipped = res.action_results[0]
     assert skipped == impl.ActionResult.skipped("ghost")
     assert skipped.result == "not_registered"
     assert skipped.success is True
     assert calls == ["a"]
     assert res.all_succeeded is True
-    recs = _records(caplog, impl)
+    recs = executor_records(caplog, impl)
     assert [(r.levelno, r.getMessage()) for r in recs] == [
         (logging.WARNING, "Action 'ghost' not registered, skipping")
     ]
@@ -367,16 +339,16 @@ def test_missing_action_is_skipped_with_warning(impl, caplog):
 def test_missing_action_not_logged_when_log_execution_false(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     ex = impl.ActionExecutor(impl.ActionRegistry(), log_execution=False)
-    res = ex.execute(_tr(impl, ["ghost"]), {})
+    res = ex.execute(transition(impl, ["ghost"]), {})
     assert res.action_results[0].is_skipped
-    assert _records(caplog, impl) == []
+    assert executor_records(caplog, impl) == []
 
 
 def test_strict_mode_raises(impl):
     reg, calls = _recorder(impl, "a", "b")
     ex = impl.ActionExecutor(reg, strict=True)
     with pytest.raises(impl.ActionNotFoundError) as info:
-        ex.execute(_tr(impl, ["a", "ghost", "b"]), {})
+        ex.execute(transition(impl, ["a", "ghost", "b"]), {})
     assert info.value.message == "Action 'ghost' not registered (strict mode)"
     assert info.value.action_name == "ghost"
     assert calls == ["a"]
@@ -396,7 +368,7 @@ def test_strict_mode_other_paths(impl):
 def test_strict_mode_allows_effects(impl):
     ex = impl.ActionExecutor(impl.ActionRegistry(), strict=True)
     ctx = {}
-    res = ex.execute(_tr(impl, [impl.ActionSpec.from_config({"set": {"k": 1}})]), ctx)
+    res = ex.execute(transition(impl, [impl.ActionSpec.from_config({"set": {"k": 1}})]), ctx)
     assert res.action_results[0].success is True
     assert ctx == {"k": 1}
 
@@ -415,7 +387,7 @@ def test_execute_specific(impl, caplog):
     assert [r.action_name for r in rs] == ["b", "ghost", "a"]
     assert rs[1].is_skipped
     assert ctx == {"_action_params": "kept"}
-    assert [x.getMessage() for x in _records(caplog, impl)] == [
+    assert [x.getMessage() for x in executor_records(caplog, impl)] == [
         "Action 'ghost' not registered, skipping"
     ]
     assert impl.ActionExecutor(reg).execute_specific([], {}) == []
@@ -432,14 +404,14 @@ def test_execute_specific_ignores_stop_on_error(impl):
 def test_validate_actions_exist(impl):
     reg, _ = _recorder(impl, "a")
     ex = impl.ActionExecutor(reg)
-    tr = _tr(
+    tr = transition(
         impl,
         ["a", "m1", impl.ActionSpec.from_config({"set": {"k": 1}}), "_effect.bogus"],
         on_exit=["m0"],
         on_enter=["m1", "a"],
     )
     assert ex.validate_actions_exist(tr) == ["m0", "m1", "m1"]
-    assert ex.validate_actions_exist(_tr(impl, ["a"])) == []
+    assert ex.validate_actions_exist(transition(impl, ["a"])) == []
     failed = impl.TransitionResult(
         False, "s", None, "t", actions_to_execute=(impl.ActionSpec("z"),)
     )
@@ -564,7 +536,7 @@ def test_duck_typed_failed_transition_needs_only_success(impl):
 @PATCHES_SLEEP
 def test_duck_typed_spec_retry(impl):
     reg = impl.ActionRegistry()
-    flaky = _Flaky(OSError(), value="x")
+    flaky = Flaky(OSError(), value="x")
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         r = impl.ActionExecutor(reg).execute_action_spec(
@@ -594,7 +566,7 @@ def test_fs_sync_paths_refuse_async_actions(fs):
     reg.register("y", lambda ctx: "y")
     ex = fs.ActionExecutor(reg)
     results = [
-        ex.execute(_tr(fs, ["x", "y"]), {}).action_results[0],
+        ex.execute(transition(fs, ["x", "y"]), {}).action_results[0],
         ex.execute_specific(["x"], {})[0],
         ex.execute_action_spec(fs.ActionSpec("x"), {}),
         ex.execute_action_specs([fs.ActionSpec("x")], {})[0],
@@ -604,7 +576,7 @@ def test_fs_sync_paths_refuse_async_actions(fs):
         assert type(r.error) is RuntimeError
         assert str(r.error) == _ASYNC_MSG
     assert mock.call_count == 0
-    assert ex.execute(_tr(fs, ["x", "y"]), {}).action_results[1].result == "y"
+    assert ex.execute(transition(fs, ["x", "y"]), {}).action_results[1].result == "y"
 
 
 @PATCHES_SLEEP
@@ -632,7 +604,7 @@ def test_fs_sync_path_closes_returned_awaitable(fs):
 
     reg = fs.ActionRegistry()
     reg.register("x", sneaky)
-    res = fs.ActionExecutor(reg).execute(_tr(fs, ["x"]), {})
+    res = fs.ActionExecutor(reg).execute(transition(fs, ["x"]), {})
     r = res.action_results[0]
     assert r.success is False
     assert type(r.error) is RuntimeError
@@ -649,9 +621,9 @@ def test_fs_sync_path_closes_returned_awaitable(fs):
 def _mixed_execution(impl):
     reg = impl.ActionRegistry()
     reg.register("ok", lambda c: "fine")
-    reg.register("bad", _Flaky(ValueError("no")))
+    reg.register("bad", Flaky(ValueError("no")))
     ex = impl.ActionExecutor(reg, log_execution=False)
-    return ex.execute(_tr(impl, ["ok", "bad", "missing"]), {})
+    return ex.execute(transition(impl, ["ok", "bad", "missing"]), {})
 
 
 def test_execute_aggregates_before_and_after_reading_the_list(impl):
@@ -702,7 +674,7 @@ def test_fs_first_reads_of_the_list_from_many_threads_agree(fs):
     reg.register("a", lambda c: object())
     ex = fs.ActionExecutor(reg)
     for _ in range(50):
-        er = ex.execute(_tr(fs, ["a"] * 20), {})
+        er = ex.execute(transition(fs, ["a"] * 20), {})
         barrier = threading.Barrier(6)
         seen = []
 
@@ -728,7 +700,7 @@ def test_fs_cycle_through_an_unread_result_is_collected(fs):
     reg.register("a", lambda c: c["holder"])
     ex = fs.ActionExecutor(reg)
     holder = Holder()
-    er = ex.execute(_tr(fs, ["a"]), {"holder": holder})
+    er = ex.execute(transition(fs, ["a"]), {"holder": holder})
     holder.er = er  # er -> record -> holder -> er, the list never read
     ref = weakref.ref(er)
     del er, holder
