@@ -213,7 +213,7 @@ test-threads-ft: ## Build FT_VERSION (3.14t) if missing; the multi-threaded suit
 	bash scripts/build_pythons.sh $(FT_VERSION)
 	VERSIONS_THREADS=$(THREADS) bash scripts/test_versions.sh $(FT_VERSION) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
-LINT_CHECKS := rustfmt clippy ruff ruff-format stubtest mypy-example mypy workflows
+LINT_CHECKS := rustfmt clippy clippy-pyversions ruff ruff-format stubtest mypy-example mypy workflows
 .PHONY: lint $(addprefix lint-,$(LINT_CHECKS))
 lint: build-dev $(VENV)/.lint-tools ## Every check below, even after one fails; lists the failures
 	@failed=""; for c in $(LINT_CHECKS); do \
@@ -224,6 +224,8 @@ lint-rustfmt: # lists the files; `cargo fmt --all -- --check` shows the diffs
 	cargo fmt --all -- --check --files-with-diff
 lint-clippy:
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --locked --all-targets -- -D warnings
+lint-clippy-pyversions: # the library for every CPython 3.10-3.15t (PyO3 config files: no interpreters needed)
+	bash scripts/clippy_pyversions.sh
 lint-ruff: $(VENV)/.lint-tools
 	ruff check --output-format concise .
 lint-ruff-format: $(VENV)/.lint-tools

@@ -1216,12 +1216,15 @@ impl<const N: usize> Slots<N> {
                 break;
             };
             // SAFETY: PyMemberDescr_Type is CPython's static member_descriptor type;
-            // an object of exactly that type is a PyMemberDescrObject.
+            // an object of exactly that type is a PyMemberDescrObject, whose d_member is
+            // a `PyMemberDef *` on every CPython (pyo3-ffi 0.30 types it `PyGetSetDef`
+            // before 3.11, hence the cast: CPython 3.10's descrobject.h says PyMemberDef).
             let member = unsafe {
                 if ffi::Py_TYPE(descr.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type) {
                     None
                 } else {
-                    (*descr.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member.as_ref().copied()
+                    let d_member = (*descr.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member;
+                    d_member.cast::<ffi::PyMemberDef>().as_ref().copied()
                 }
             };
             match member {
