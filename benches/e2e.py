@@ -19,6 +19,11 @@ repeat's wall time also counts the time other processes held the CPU.
 "gain kept" is ferrostator's saving over pystator as a share of the ceiling's:
 (pystator - ferrostator) / (pystator - ceiling).
 
+It measures whichever pystator is installed: 0.0.25 (``.venv``; ferrostator.actions) or
+0.0.47 (``.venvs/v47``, ``make bench``'s second report; ferrostator.v47), whose engine
+also reads the execution's results, so there the ceiling hands over one minimal result
+per action.
+
 The interop rows time ferrostator's executor alone on the transitions pystator's
 machine produced for the stream: on pystator's own ``TransitionResult``/``ActionSpec``
 objects, and on the same transitions converted to ferrostator's.
@@ -29,10 +34,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import logging
 import sys
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -44,66 +51,126 @@ import pystator.actions  # noqa: E402
 from pystator.effects import apply_effect  # noqa: E402
 
 import ferrostator  # noqa: E402
+from ferrostator import _contracts  # noqa: E402
 
 PARAMS_KEY = "_action_params"
 Stream = list[tuple[str, str, dict[str, Any]]]
 
+#: The ferrostator module install() puts in place of the installed pystator's actions
+#: (ferrostator.actions for 0.0.25, ferrostator.v47.actions for 0.0.47).
+OURS = importlib.import_module(_contracts.contract_for(metadata.version("pystator")).module)
+#: pystator 0.0.47 passes a spec's params as keyword arguments (its registry inspects
+#: signatures), 0.0.25 in the context's params key.
+PARAMS_AS_KWARGS = hasattr(pystator.actions.ActionRegistry, "accepts_kwargs")
+
+
+class _Outcome:
+    """The ceiling's result of one action: what pystator 0.0.47's engine reads of it
+    (``action_results_to_payload``), made as cheaply as Python allows."""
+
+    __slots__ = ("action_name", "error", "is_skipped", "result", "status", "success")
+
+    def __init__(self, name: str, result: Any, error: BaseException | None, skipped: bool) -> None:
+        self.action_name = name
+        self.result = result
+        self.error = error
+        self.is_skipped = skipped
+        self.success = error is None
+        self.status = _SKIPPED if skipped else _OK if error is None else _FAILED
+
+
+class _Execution:
+    """What the ceiling's execute returns: its results, when the engine reads them."""
+
+    __slots__ = ("action_results",)
+
+    def __init__(self, action_results: Any) -> None:
+        self.action_results = action_results
+
+
+_OK, _FAILED, _SKIPPED = (
+    getattr(pystator.actions.ActionStatus, s) for s in ("OK", "FAILED", "SKIPPED")
+)
+#: pystator 0.0.47's Orchestrator turns an execution's results into a payload (0.0.25's
+#: drops the execution): there the ceiling hands over one minimal result per action, as
+#: any executor must, so the engine's own work on them is counted for every variant.
+ENGINE_READS_RESULTS = hasattr(
+    importlib.import_module("pystator.orchestrator"), "action_results_to_payload"
+)
+_NO_RESULTS = _Execution(())
+
 
 class Ceiling:
-    """A do-nothing executor: runs each spec's action body (params in the context while
-    it runs) or effect, and nothing else — no results, no retries, no logging."""
+    """A do-nothing executor: runs each spec's action body (with its params, as the
+    contract hands them over) or effect, and nothing else — no retries, no logging, and
+    results only where the engine reads them (see ``ENGINE_READS_RESULTS``)."""
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
         self.plans: dict[int, tuple[Any, ...]] = {}
 
     def _plan(self, spec: Any) -> tuple[Any, ...]:
+        """(action body, effect, params for the key, params as keyword arguments)."""
         plan = self.plans.get(id(spec))
         if plan is None:
             if spec.name.startswith("_effect."):
-                plan = (None, spec.name[8:], spec.params)
+                plan = (None, spec.name[8:], spec.params, None)
             elif self.registry.has(spec.name):
-                plan = (self.registry.get(spec.name), None, spec.params or None)
+                params = spec.params or None
+                if PARAMS_AS_KWARGS:
+                    plan = (self.registry.get(spec.name), None, None, params)
+                else:
+                    plan = (self.registry.get(spec.name), None, params, None)
             else:
-                plan = (None, None, None)
+                plan = (None, None, None, None)
             self.plans[id(spec)] = plan
         return plan
 
-    def execute(self, transition_result: Any, context: dict[str, Any]) -> None:
+    def execute(self, transition_result: Any, context: dict[str, Any]) -> _Execution:
         if not transition_result.success:
-            return
+            return _NO_RESULTS
+        results: list[_Outcome] | None = [] if ENGINE_READS_RESULTS else None
         for spec in transition_result.all_action_specs:
-            func, effect, params = self._plan(spec)
+            func, effect, params, kwparams = self._plan(spec)
+            value = error = None
             if func is not None:
                 if params:
                     context[PARAMS_KEY] = params
                 try:
-                    func(context)
-                except Exception:
-                    pass
+                    value = func(context, **kwparams) if kwparams else func(context)
+                except Exception as exc:
+                    error = exc
                 if params:
                     context.pop(PARAMS_KEY, None)
             elif effect is not None:
                 apply_effect(effect, params, context)
+            if results is not None:
+                results.append(_Outcome(spec.name, value, error, func is None and effect is None))
+        return _NO_RESULTS if results is None else _Execution(results)
 
-    async def async_execute(self, transition_result: Any, context: dict[str, Any]) -> None:
+    async def async_execute(self, transition_result: Any, context: dict[str, Any]) -> _Execution:
         if not transition_result.success:
-            return
+            return _NO_RESULTS
+        results: list[_Outcome] | None = [] if ENGINE_READS_RESULTS else None
         for spec in transition_result.all_action_specs:
-            func, effect, params = self._plan(spec)
+            func, effect, params, kwparams = self._plan(spec)
+            value = error = None
             if func is not None:
                 if params:
                     context[PARAMS_KEY] = params
                 try:
-                    value = func(context)
+                    value = func(context, **kwparams) if kwparams else func(context)
                     if asyncio.iscoroutine(value):
                         value = await value
-                except Exception:
-                    pass
+                except Exception as exc:
+                    error = exc
                 if params:
                     context.pop(PARAMS_KEY, None)
             elif effect is not None:
                 apply_effect(effect, params, context)
+            if results is not None:
+                results.append(_Outcome(spec.name, value, error, func is None and effect is None))
+        return _NO_RESULTS if results is None else _Execution(results)
 
 
 VARIANTS = ("pystator", "ferrostator", "ceiling")
@@ -259,19 +326,21 @@ def interop_runs(stream: Stream) -> dict[str, Callable[[], float]]:
     }
 
 
-def _copy_spec(spec: Any) -> ferrostator.ActionSpec:
-    return ferrostator.ActionSpec(
-        spec.name,
+def _copy_spec(spec: Any) -> Any:
+    fields = dict(
         params=spec.params,
         effect=spec.effect,
         timeout=spec.timeout,
         retry=spec.retry,
         retry_backoff=spec.retry_backoff,
     )
+    if hasattr(spec, "when"):  # 0.0.47's spec
+        fields.update(when=spec.when, custom=spec.custom)
+    return OURS.ActionSpec(spec.name, **fields)
 
 
-def _copy_transition(tr: Any) -> ferrostator.TransitionResult:
-    return ferrostator.TransitionResult(
+def _copy_transition(tr: Any) -> Any:
+    return OURS.TransitionResult(
         tr.success,
         tr.source_state,
         tr.target_state,

@@ -132,7 +132,11 @@ def events(count: int, entities: int, seed: int) -> list[tuple[str, str, dict[st
 
 class Shop:
     """The actions and guards of one run. Failures are a function of the call count
-    and the order, so every run of the same stream sees the same ones."""
+    and the order, so every run of the same stream sees the same ones.
+
+    An action finds its spec's params as pystator 0.0.25 hands them over (the context's
+    ``_action_params`` key) or as 0.0.47 does (keyword arguments, since every action
+    here takes ``**params``): the same machine runs under either contract."""
 
     def __init__(
         self, *, async_actions: bool = False, flaky: bool = True, suspend: bool = True
@@ -143,52 +147,54 @@ class Shop:
         self.suspend = suspend  # the async action awaits asyncio.sleep(0)
         self.calls = 0
 
-    def _seen(self, name: str, ctx: dict[str, Any]) -> None:
+    def _seen(self, name: str, ctx: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Logs the call; returns the spec's params (keyword arguments, or the key)."""
         self.calls += 1
-        params = ctx.get("_action_params")
+        params = kwargs or ctx.get("_action_params")
         self.log.append((name, ctx.get("_entity_id"), dict(params) if params else None))
+        return params or {}
 
     # actions
-    def audit(self, ctx: dict[str, Any]) -> None:
-        self._seen("audit", ctx)
+    def audit(self, ctx: dict[str, Any], **params: Any) -> None:
+        self._seen("audit", ctx, params)
         ctx["audited"] = ctx.get("audited", 0) + 1
 
-    def charge_card(self, ctx: dict[str, Any]) -> str:
-        self._seen("charge_card", ctx)
+    def charge_card(self, ctx: dict[str, Any], **params: Any) -> str:
+        params = self._seen("charge_card", ctx, params)
         if ctx["amount"] == 13:
             raise ValueError("card declined")  # permanent: not retried
-        return f"{ctx['_action_params']['provider']}:{ctx['_entity_id']}"
+        return f"{params['provider']}:{ctx['_entity_id']}"
 
-    def reserve_stock(self, ctx: dict[str, Any]) -> None:
-        self._seen("reserve_stock", ctx)
+    def reserve_stock(self, ctx: dict[str, Any], **params: Any) -> None:
+        self._seen("reserve_stock", ctx, params)
         ctx["reserved"] = True
 
-    def release_stock(self, ctx: dict[str, Any]) -> None:
-        self._seen("release_stock", ctx)
+    def release_stock(self, ctx: dict[str, Any], **params: Any) -> None:
+        self._seen("release_stock", ctx, params)
         ctx["reserved"] = False
 
-    def print_label(self, ctx: dict[str, Any]) -> str:
-        self._seen("print_label", ctx)
+    def print_label(self, ctx: dict[str, Any], **params: Any) -> str:
+        self._seen("print_label", ctx, params)
         return f"LBL-{ctx['_entity_id']}"
 
-    def book_carrier(self, ctx: dict[str, Any]) -> str:
-        self._seen("book_carrier", ctx)
+    def book_carrier(self, ctx: dict[str, Any], **params: Any) -> str:
+        params = self._seen("book_carrier", ctx, params)
         if self.flaky and self.calls % 5 == 0:
             raise ConnectionError("carrier busy")  # transient: retried
-        return f"{ctx['_action_params']['service']}-booking"
+        return f"{params['service']}-booking"
 
-    def notify(self, ctx: dict[str, Any]) -> str:
-        self._seen("notify", ctx)
-        return f"sent {ctx['_action_params']['template']}"
+    def notify(self, ctx: dict[str, Any], **params: Any) -> str:
+        params = self._seen("notify", ctx, params)
+        return f"sent {params['template']}"
 
-    async def push_webhook_async(self, ctx: dict[str, Any]) -> int:
-        self._seen("push_webhook", ctx)
+    async def push_webhook_async(self, ctx: dict[str, Any], **params: Any) -> int:
+        self._seen("push_webhook", ctx, params)
         if self.suspend:
             await asyncio.sleep(0)
         return 202
 
-    def push_webhook(self, ctx: dict[str, Any]) -> int:
-        self._seen("push_webhook", ctx)
+    def push_webhook(self, ctx: dict[str, Any], **params: Any) -> int:
+        self._seen("push_webhook", ctx, params)
         return 202
 
     # guards
