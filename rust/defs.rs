@@ -19,6 +19,8 @@ pub struct Defs {
     pub status_ok: Py<PyAny>,
     pub status_failed: Py<PyAny>,
     pub status_skipped: Py<PyAny>,
+    /// `.value` of OK, FAILED, SKIPPED.
+    pub status_values: [Py<PyAny>; 3],
     pub mode_sequential: Py<PyAny>,
     pub mode_parallel: Py<PyAny>,
     pub mode_phased: Py<PyAny>,
@@ -69,6 +71,11 @@ fn load(py: Python<'_>) -> PyResult<Defs> {
         status_ok: status.getattr("OK")?.unbind(),
         status_failed: status.getattr("FAILED")?.unbind(),
         status_skipped: status.getattr("SKIPPED")?.unbind(),
+        status_values: [
+            status.getattr("OK")?.getattr("value")?.unbind(),
+            status.getattr("FAILED")?.getattr("value")?.unbind(),
+            status.getattr("SKIPPED")?.getattr("value")?.unbind(),
+        ],
         mode_sequential: mode.getattr("SEQUENTIAL")?.unbind(),
         mode_parallel: mode.getattr("PARALLEL")?.unbind(),
         mode_phased: mode.getattr("PHASED")?.unbind(),

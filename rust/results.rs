@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 use crate::contract::Contract;
@@ -997,24 +997,49 @@ impl ExecutionResult47 {
 #[pyfunction]
 pub fn action_results_to_payload<'py>(py: Python<'py>, results: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
+    let defs = defs(py)?;
+    let skipped_status = defs.status_skipped.bind(py);
     for item in results.try_iter()? {
         let item = item?;
-        if item.cast::<ActionResult>().is_err() && !item.hasattr(intern!(py, "is_skipped"))? {
-            return Err(crate::util::type_error("action_results_to_payload item", "an ActionResult", &item));
-        }
+        // Our own results (the exact class: a subclass may override what is read) are
+        // read in one snapshot; anything else with the same attributes through getattr.
+        let (name, status, success, error, result, skipped) = match item.cast_exact::<ActionResult>() {
+            Ok(ours) => {
+                let [success, name, result, error, status] = ours.get().snapshot(py).map(|f| f.into_bound(py));
+                // ActionResult.is_skipped is `status == ActionStatus.SKIPPED`.
+                let skipped = status.is(skipped_status) || status.eq(skipped_status)?;
+                (name, status, success, error, result, PyBool::new(py, skipped).to_owned().into_any())
+            }
+            Err(_) => {
+                if item.cast::<ActionResult>().is_err() && !item.hasattr(intern!(py, "is_skipped"))? {
+                    return Err(crate::util::type_error("action_results_to_payload item", "an ActionResult", &item));
+                }
+                (
+                    item.getattr(intern!(py, "action_name"))?,
+                    item.getattr(intern!(py, "status"))?,
+                    item.getattr(intern!(py, "success"))?,
+                    item.getattr(intern!(py, "error"))?,
+                    item.getattr(intern!(py, "result"))?,
+                    item.getattr(intern!(py, "is_skipped"))?,
+                )
+            }
+        };
+        // `status.value`, known by identity for the three members.
+        let members = [&defs.status_ok, &defs.status_failed, &defs.status_skipped];
+        let status_value = match members.iter().position(|m| status.is(m.bind(py))) {
+            Some(i) => defs.status_values[i].bind(py).clone(),
+            None => status.getattr(intern!(py, "value"))?,
+        };
         let row = PyDict::new(py);
-        let status = item.getattr(intern!(py, "status"))?;
-        row.set_item("name", item.getattr(intern!(py, "action_name"))?)?;
-        row.set_item("status", status.getattr(intern!(py, "value"))?)?;
-        row.set_item("success", item.getattr(intern!(py, "success"))?)?;
-        row.set_item("skipped", item.getattr(intern!(py, "is_skipped"))?)?;
-        let error = item.getattr(intern!(py, "error"))?;
+        row.set_item(intern!(py, "name"), name)?;
+        row.set_item(intern!(py, "status"), status_value)?;
+        row.set_item(intern!(py, "success"), success)?;
+        row.set_item(intern!(py, "skipped"), skipped)?;
         if !error.is_none() {
-            row.set_item("error", error.str()?)?;
+            row.set_item(intern!(py, "error"), error.str()?)?;
         }
-        let result = item.getattr(intern!(py, "result"))?;
         if !result.is_none() {
-            row.set_item("result", result)?;
+            row.set_item(intern!(py, "result"), result)?;
         }
         out.append(row)?;
     }

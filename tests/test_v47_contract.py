@@ -12,6 +12,7 @@ import asyncio
 import importlib.metadata
 import importlib.util
 import logging
+import types
 
 import pytest
 from conftest import caplog_records
@@ -162,3 +163,64 @@ def test_without_pystator_47_a_spec_needing_it_says_to_install_it() -> None:
     assert found in str(result.error)
     # Everything else runs without pystator 0.0.47.
     assert executor.execute_action_spec(v47.ActionSpec.from_config({"set": {"a": 1}}), {}).success
+
+
+def _payload_reference(results: list) -> list[dict]:
+    """pystator 0.0.47's ``action_results_to_payload``, written out: the rule the
+    core's version must follow, through plain attribute reads."""
+    rows = []
+    for item in results:
+        row = {
+            "name": item.action_name,
+            "status": item.status.value,
+            "success": item.success,
+            "skipped": item.is_skipped,
+        }
+        if item.error is not None:
+            row["error"] = str(item.error)
+        if item.result is not None:
+            row["result"] = item.result
+        rows.append(row)
+    return rows
+
+
+def test_payload_of_our_results_reads_what_attribute_access_reads() -> None:
+    # The core reads its own results in one snapshot, and knows the statuses by
+    # identity: it must give what the attributes say, after assignments too.
+    class Subclass(v47.ActionResult):
+        @property  # type: ignore[misc]
+        def status(self):  # a subclass is read through its attributes
+            return v47.ActionStatus.FAILED
+
+    assigned = v47.ActionResult.ok("assigned", [1])
+    assigned.status = v47.ActionStatus.SKIPPED
+    assigned.error = KeyError("k")
+    foreign = types.SimpleNamespace(
+        action_name="foreign",
+        status=v47.ActionStatus.OK,
+        success=True,
+        is_skipped=False,
+        error=None,
+        result={"r": 1},
+    )
+    results = [
+        v47.ActionResult.ok("ok", {"v": 1}),
+        v47.ActionResult.ok("none", None),
+        v47.ActionResult.fail("failed", ValueError("bad")),
+        v47.ActionResult.skipped("skipped", reason="when_condition_false"),
+        assigned,
+        Subclass("sub", True, result=0),
+        foreign,
+    ]
+    payload = v47.action_results_to_payload(results)
+    assert payload == _payload_reference(results)
+    assert [row["status"] for row in payload] == [
+        "ok",
+        "ok",
+        "failed",
+        "skipped",
+        "skipped",
+        "failed",
+        "ok",
+    ]
+    assert [type(row["skipped"]) for row in payload] == [bool] * len(results)
