@@ -276,6 +276,25 @@ def _store_snapshot(store: Any, entity_ids: list[str]) -> dict[str, Any]:
 Outcome = dict[str, Any]
 
 
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _orchestrator_outcome(
+    executor_type: type, transitions: list, executions: list, shop: Shop, store: Any, stream: list
+) -> Outcome:
+    """What an Orchestrator run gives: the executor that ran, the transitions and
+    executions in order, the actions' log, and the store's final snapshot."""
+    entities = sorted({e for e, _, _ in stream})
+    return {
+        "executor": _qualname(executor_type),
+        "transitions": transitions,
+        "executions": executions,
+        "log": shop.log,
+        "store": _store_snapshot(store, entities),
+    }
+
+
 def run_orchestrator(stream: list[tuple[str, str, dict[str, Any]]], *, use_async: bool) -> Outcome:
     """``Orchestrator(machine, InMemoryStateStore())``: process_event, or
     async_process_event in one event loop."""
@@ -300,14 +319,7 @@ def run_orchestrator(stream: list[tuple[str, str, dict[str, Any]]], *, use_async
             transitions.append(
                 transition_summary(orchestrator.process_event(entity, trigger, dict(context)))
             )
-    entities = sorted({e for e, _, _ in stream})
-    return {
-        "executor": f"{executor_type.__module__}.{executor_type.__qualname__}",
-        "transitions": transitions,
-        "executions": executions,
-        "log": shop.log,
-        "store": _store_snapshot(store, entities),
-    }
+    return _orchestrator_outcome(executor_type, transitions, executions, shop, store, stream)
 
 
 def run_orchestrate(stream: list[tuple[str, str, dict[str, Any]]]) -> Outcome:
@@ -322,14 +334,7 @@ def run_orchestrate(stream: list[tuple[str, str, dict[str, Any]]]) -> Outcome:
     transitions = [
         transition_summary(orchestrator.process_event(e, t, dict(c))) for e, t, c in stream
     ]
-    entities = sorted({e for e, _, _ in stream})
-    return {
-        "executor": f"{executor_type.__module__}.{executor_type.__qualname__}",
-        "transitions": transitions,
-        "executions": executions,
-        "log": shop.log,
-        "store": _store_snapshot(store, entities),
-    }
+    return _orchestrator_outcome(executor_type, transitions, executions, shop, store, stream)
 
 
 def run_machine(stream: list[tuple[str, str, dict[str, Any]]]) -> Outcome:
@@ -351,7 +356,7 @@ def run_machine(stream: list[tuple[str, str, dict[str, Any]]]) -> Outcome:
             executions.append(summary(executor.execute(result, ctx)))
             contexts[entity] = {k: v for k, v in ctx.items() if not k.startswith("_")}
     return {
-        "executor": f"{type(executor).__module__}.{type(executor).__qualname__}",
+        "executor": _qualname(type(executor)),
         "transitions": transitions,
         "executions": executions,
         "log": shop.log,
@@ -442,7 +447,7 @@ def run_worker(stream: list[tuple[str, str, dict[str, Any]]]) -> Outcome:
             snapshot = _store_snapshot(store, entities)
             await source.close()
             return {
-                "executor": f"{executor_type.__module__}.{executor_type.__qualname__}",
+                "executor": _qualname(executor_type),
                 "store_type": type(store).__name__,
                 "snapshot": snapshot,
             }

@@ -1,5 +1,6 @@
 """Helpers shared by the executor tests (test_executor_*.py); each works with either
-implementation (``impl``: pystator 0.0.25 or ferrostator, see conftest)."""
+implementation (``impl``: pystator 0.0.25 or ferrostator, see conftest). Transitions
+come from ``_reliability.tr_of``."""
 
 from __future__ import annotations
 
@@ -10,22 +11,6 @@ from conftest import caplog_records
 
 #: A context variable the async tests set, to check which context each action runs in.
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("ferrostator_test_var", default="unset")
-
-
-def transition(impl, actions=(), on_exit=(), on_enter=()):
-    """A successful idle -> busy transition; a bare name stands for ``ActionSpec(name)``."""
-
-    def spec(a):
-        return impl.ActionSpec(a) if isinstance(a, str) else a
-
-    return impl.TransitionResult.success_result(
-        "idle",
-        "busy",
-        "go",
-        actions=tuple(spec(a) for a in actions),
-        on_exit=tuple(spec(a) for a in on_exit),
-        on_enter=tuple(spec(a) for a in on_enter),
-    )
 
 
 def executor_records(caplog, impl):

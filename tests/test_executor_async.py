@@ -9,7 +9,8 @@ import re
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from _executor_helpers import VAR, Gate, executor_records, transition
+from _executor_helpers import VAR, Gate, executor_records
+from _reliability import tr_of
 
 # ---------------------------------------------------------------------------
 # async_execute (sequential)
@@ -33,7 +34,7 @@ async def test_async_execute_runs_one_after_another(impl):
     reg.register("a", make("a", 0.03))
     reg.register("b", make("b", 0))
     reg.register("s", lambda ctx: log.append("sync") or "s")
-    tr = transition(impl, ["b"], on_exit=["a"], on_enter=["s"])
+    tr = tr_of(impl, ["b"], on_exit=["a"], on_enter=["s"])
     res = await impl.ActionExecutor(reg).async_execute(tr, {})
     assert log == ["start a", "end a", "start b", "end b", "sync"]
     assert [r.result for r in res.action_results] == ["a", "b", "s"]
@@ -64,7 +65,7 @@ async def test_async_execute_failed_transition(impl):
 async def test_async_execute_empty(impl):
     ex = impl.ActionExecutor(impl.ActionRegistry())
     for mode in impl.ExecutionMode:
-        res = await ex.async_execute_with_mode(transition(impl), {}, mode)
+        res = await ex.async_execute_with_mode(tr_of(impl), {}, mode)
         assert res.action_results == []
         assert res.execution_mode is mode
         assert res.completed_at is not None
@@ -85,12 +86,12 @@ async def test_async_execute_stop_on_error(impl):
     reg.register("bad", bad)
     reg.register("after", lambda ctx: calls.append("after"))
     res = await impl.ActionExecutor(reg, stop_on_error=True).async_execute(
-        transition(impl, ["bad", "after"]), {}
+        tr_of(impl, ["bad", "after"]), {}
     )
     assert calls == ["bad"]
     assert [r.action_name for r in res.action_results] == ["bad"]
     assert isinstance(res.action_results[0].error, ValueError)
-    res = await impl.ActionExecutor(reg).async_execute(transition(impl, ["bad", "after"]), {})
+    res = await impl.ActionExecutor(reg).async_execute(tr_of(impl, ["bad", "after"]), {})
     assert [r.success for r in res.action_results] == [False, True]
 
 
@@ -108,7 +109,7 @@ async def test_async_execute_params_during_call(impl):
     reg.register("b", lambda ctx: seen.append(ctx.get("_action_params", "absent")))
     ctx = {"k": 1}
     await impl.ActionExecutor(reg).async_execute(
-        transition(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), ctx
+        tr_of(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), ctx
     )
     assert seen == [{"p": 1}, {"p": 1}, "absent"]
     assert ctx == {"k": 1}
@@ -118,14 +119,14 @@ async def test_async_execute_params_during_call(impl):
 async def test_async_execute_missing_and_strict(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
-    res = await impl.ActionExecutor(reg).async_execute(transition(impl, ["ghost"]), {})
+    res = await impl.ActionExecutor(reg).async_execute(tr_of(impl, ["ghost"]), {})
     assert res.action_results == [impl.ActionResult.skipped("ghost")]
     assert [(r.levelno, r.getMessage()) for r in executor_records(caplog, impl)] == [
         (logging.WARNING, "Action 'ghost' not registered, skipping")
     ]
     msg = re.escape("Action 'ghost' not registered (strict mode)")
     with pytest.raises(impl.ActionNotFoundError, match=msg):
-        await impl.ActionExecutor(reg, strict=True).async_execute(transition(impl, ["ghost"]), {})
+        await impl.ActionExecutor(reg, strict=True).async_execute(tr_of(impl, ["ghost"]), {})
 
 
 @pytest.mark.asyncio
@@ -140,7 +141,7 @@ async def test_async_execute_sequential_runs_in_callers_task(impl):
     reg.register("a", act)
     token = VAR.set("caller")
     try:
-        await impl.ActionExecutor(reg).async_execute(transition(impl, ["a"]), {})
+        await impl.ActionExecutor(reg).async_execute(tr_of(impl, ["a"]), {})
         assert seen == [asyncio.current_task()]
         assert VAR.get() == "from-action"
     finally:
@@ -153,9 +154,9 @@ async def test_effects_in_async_paths(impl):
     inc = impl.ActionSpec.from_config({"increment": "n"})
     setter = impl.ActionSpec.from_config({"set": {"flag": True}})
     ctx = {}
-    await ex.async_execute(transition(impl, [inc, setter]), ctx)
-    await ex.async_execute_parallel(transition(impl, [inc, inc]), ctx)
-    await ex.async_execute_phased(transition(impl, [inc], on_exit=[inc], on_enter=[inc]), ctx)
+    await ex.async_execute(tr_of(impl, [inc, setter]), ctx)
+    await ex.async_execute_parallel(tr_of(impl, [inc, inc]), ctx)
+    await ex.async_execute_phased(tr_of(impl, [inc], on_exit=[inc], on_enter=[inc]), ctx)
     r = await ex.async_execute_action_spec(impl.ActionSpec("_effect.nope"), ctx)
     assert ctx == {"n": 6, "flag": True}
     assert r.success is False
@@ -282,7 +283,7 @@ async def test_async_retries_with_backoff(impl):
     ctx = {}
     with patch("asyncio.sleep", new_callable=AsyncMock) as sleep:
         res = await impl.ActionExecutor(reg).async_execute(
-            transition(impl, [impl.ActionSpec("x", {"p": 1}, retry=3, retry_backoff=0.25)]), ctx
+            tr_of(impl, [impl.ActionSpec("x", {"p": 1}, retry=3, retry_backoff=0.25)]), ctx
         )
     assert attempts == [{"p": 1}] * 4
     assert sleep.call_args_list == [call(0.25), call(0.5), call(1.0)]
@@ -353,7 +354,7 @@ async def test_parallel_retries_and_timeouts_are_per_spec(impl):
     reg.register("b", b)
     with patch("asyncio.sleep", new_callable=AsyncMock) as sleep:
         res = await impl.ActionExecutor(reg).async_execute_parallel(
-            transition(
+            tr_of(
                 impl,
                 [
                     impl.ActionSpec("a", retry=5, retry_backoff=0.1),
@@ -378,7 +379,7 @@ async def test_with_mode_dispatch(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: "a")
     ex = impl.ActionExecutor(reg)
-    tr = transition(impl, ["a"])
+    tr = tr_of(impl, ["a"])
     for mode in impl.ExecutionMode:
         res = await ex.async_execute_with_mode(tr, {}, mode)
         assert res.execution_mode is mode
@@ -392,7 +393,7 @@ async def test_with_mode_default_is_sequential_regardless_of_default_mode(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: "a")
     ex = impl.ActionExecutor(reg, default_mode=impl.ExecutionMode.PARALLEL)
-    res = await ex.async_execute_with_mode(transition(impl, ["a"]), {})
+    res = await ex.async_execute_with_mode(tr_of(impl, ["a"]), {})
     assert res.execution_mode is impl.ExecutionMode.SEQUENTIAL
 
 
@@ -401,7 +402,7 @@ async def test_with_mode_accepts_plain_strings(impl):
     reg = impl.ActionRegistry()
     ex = impl.ActionExecutor(reg)
     for text in ("parallel", "phased", "sequential"):
-        res = await ex.async_execute_with_mode(transition(impl), {}, text)
+        res = await ex.async_execute_with_mode(tr_of(impl), {}, text)
         assert res.execution_mode is impl.ExecutionMode(text)
 
 

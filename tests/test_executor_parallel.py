@@ -11,7 +11,8 @@ import sys
 import types
 
 import pytest
-from _executor_helpers import VAR, Gate, executor_records, transition
+from _executor_helpers import VAR, Gate, executor_records
+from _reliability import tr_of
 
 # ---------------------------------------------------------------------------
 # async_execute_parallel
@@ -25,7 +26,7 @@ async def test_parallel_all_actions_start_before_any_finishes(impl):
     for n in ("a", "b", "c"):
         reg.register(n, gate.action(n))
     res = await impl.ActionExecutor(reg).async_execute_parallel(
-        transition(impl, ["b"], on_exit=["a"], on_enter=["c"]), {}
+        tr_of(impl, ["b"], on_exit=["a"], on_enter=["c"]), {}
     )
     assert [r.result for r in res.action_results] == ["a", "b", "c"]
     assert res.all_succeeded
@@ -50,7 +51,7 @@ async def test_parallel_results_in_spec_order(impl):
     reg.register("fast", make("fast", 0))
     reg.register("sync", lambda ctx: finished.append("sync") or "sync")
     res = await impl.ActionExecutor(reg).async_execute_parallel(
-        transition(impl, ["slow", "fast", "sync"]), {}
+        tr_of(impl, ["slow", "fast", "sync"]), {}
     )
     assert finished[-1] == "slow"
     assert [r.action_name for r in res.action_results] == ["slow", "fast", "sync"]
@@ -73,7 +74,7 @@ async def test_parallel_failure_does_not_affect_siblings(impl):
     reg.register("good", good)
     reg.register("sync_bad", lambda ctx: 1 / 0)
     res = await impl.ActionExecutor(reg, stop_on_error=True).async_execute_parallel(
-        transition(impl, ["bad", "sync_bad", "good"]), {}
+        tr_of(impl, ["bad", "sync_bad", "good"]), {}
     )
     assert [r.success for r in res.action_results] == [False, False, True]
     assert res.failed_actions == ["bad", "sync_bad"]
@@ -94,7 +95,7 @@ async def test_parallel_async_actions_run_in_their_own_tasks(impl):
 
     for n in ("a", "b", "c"):
         reg.register(n, make(n))
-    await impl.ActionExecutor(reg).async_execute_parallel(transition(impl, ["a", "b", "c"]), {})
+    await impl.ActionExecutor(reg).async_execute_parallel(tr_of(impl, ["a", "b", "c"]), {})
     me = asyncio.current_task()
     assert len({id(t) for t in tasks.values()}) == 3
     assert all(t is not None and t is not me for t in tasks.values())
@@ -133,7 +134,7 @@ async def test_parallel_context_vars_do_not_leak(impl):
     token = VAR.set("caller")
     try:
         res = await impl.ActionExecutor(reg).async_execute_parallel(
-            transition(impl, ["setter", "sync_setter", "reader", "sync_reader"]), {}
+            tr_of(impl, ["setter", "sync_setter", "reader", "sync_reader"]), {}
         )
         assert res.all_succeeded
         assert VAR.get() == "caller"
@@ -165,7 +166,7 @@ async def test_asyncio_timeout_inside_one_action_cuts_only_that_action(impl):
     reg.register("patient", patient)
     reg.register("sync", lambda ctx: "sync")
     res = await impl.ActionExecutor(reg).async_execute_parallel(
-        transition(impl, ["limited", "patient", "sync"]), {}
+        tr_of(impl, ["limited", "patient", "sync"]), {}
     )
     limited_r, patient_r, sync_r = res.action_results
     assert limited_r.success is False
@@ -186,7 +187,7 @@ async def test_parallel_call_order(impl):
 
     reg.register("A", a)
     reg.register("B", lambda ctx: order.append("b"))
-    await impl.ActionExecutor(reg).async_execute_parallel(transition(impl, ["A", "B"]), {})
+    await impl.ActionExecutor(reg).async_execute_parallel(tr_of(impl, ["A", "B"]), {})
     assert order == ["a1", "b", "a2"]
 
 
@@ -195,9 +196,7 @@ async def test_parallel_missing_and_strict(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: "a")
-    res = await impl.ActionExecutor(reg).async_execute_parallel(
-        transition(impl, ["ghost", "a"]), {}
-    )
+    res = await impl.ActionExecutor(reg).async_execute_parallel(tr_of(impl, ["ghost", "a"]), {})
     assert res.action_results == [
         impl.ActionResult.skipped("ghost"),
         impl.ActionResult.ok("a", "a"),
@@ -208,7 +207,7 @@ async def test_parallel_missing_and_strict(impl, caplog):
     msg = re.escape("Action 'ghost' not registered (strict mode)")
     with pytest.raises(impl.ActionNotFoundError, match=msg):
         await impl.ActionExecutor(reg, strict=True).async_execute_parallel(
-            transition(impl, ["a", "ghost"]), {}
+            tr_of(impl, ["a", "ghost"]), {}
         )
 
 
@@ -228,7 +227,7 @@ async def test_parallel_params_seen_at_start(impl):
     reg.register("s", lambda ctx: seen.setdefault("s", ctx.get("_action_params")))
     ctx = {}
     await impl.ActionExecutor(reg).async_execute_parallel(
-        transition(
+        tr_of(
             impl,
             [
                 impl.ActionSpec("a", {"p": "A"}),
@@ -254,7 +253,7 @@ async def test_parallel_sees_callers_context_vars(impl):
     reg.register("s", lambda ctx: seen.append(VAR.get()))
     token = VAR.set("outer")
     try:
-        await impl.ActionExecutor(reg).async_execute_parallel(transition(impl, ["a", "s"]), {})
+        await impl.ActionExecutor(reg).async_execute_parallel(tr_of(impl, ["a", "s"]), {})
     finally:
         VAR.reset(token)
     assert seen == ["outer", "outer"]
@@ -277,7 +276,7 @@ async def test_phased_order_and_parallelism(impl):
     reg.register("e1", enter_gate.action("e1", log))
     reg.register("e2", enter_gate.action("e2", log))
     res = await impl.ActionExecutor(reg).async_execute_phased(
-        transition(impl, ["t1", "t2"], on_exit=["x1", "x2"], on_enter=["e1", "e2"]), {}
+        tr_of(impl, ["t1", "t2"], on_exit=["x1", "x2"], on_enter=["e1", "e2"]), {}
     )
     assert res.execution_mode is impl.ExecutionMode.PHASED
     assert [r.result for r in res.action_results] == ["x1", "x2", "t1", "t2", "e1", "e2"]
@@ -306,7 +305,7 @@ async def test_phased_stop_on_error_stops_after_the_phase(impl):
     reg.register("slow_ok", slow_ok)
     reg.register("t", lambda ctx: calls.append("t"))
     reg.register("e", lambda ctx: calls.append("e"))
-    tr = transition(impl, ["t"], on_exit=["bad", "slow_ok"], on_enter=["e"])
+    tr = tr_of(impl, ["t"], on_exit=["bad", "slow_ok"], on_enter=["e"])
     res = await impl.ActionExecutor(reg, stop_on_error=True).async_execute_phased(tr, {})
     assert sorted(calls) == ["bad", "slow_ok"]
     assert [r.action_name for r in res.action_results] == ["bad", "slow_ok"]
@@ -323,7 +322,7 @@ async def test_phased_stop_on_error_stops_after_the_phase(impl):
 async def test_phased_skips_empty_phases(impl):
     reg = impl.ActionRegistry()
     reg.register("e", lambda ctx: "e")
-    res = await impl.ActionExecutor(reg).async_execute_phased(transition(impl, on_enter=["e"]), {})
+    res = await impl.ActionExecutor(reg).async_execute_phased(tr_of(impl, on_enter=["e"]), {})
     assert res.action_results == [impl.ActionResult.ok("e", "e")]
 
 
@@ -410,12 +409,12 @@ async def test_fs_parallel_params_isolated_across_awaits(fs):
     ex = fs.ActionExecutor(reg)
     specs = (fs.ActionSpec("a", {"p": "A"}), fs.ActionSpec("b", {"p": "B"}))
     ctx = {"keep": 1}
-    res = await ex.async_execute_parallel(transition(fs, specs), ctx)
+    res = await ex.async_execute_parallel(tr_of(fs, specs), ctx)
     assert seen == {"a": {"p": "A"}, "b": {"p": "B"}}
     assert [r.result for r in res.action_results] == ["A", "B"]
     assert ctx == {"keep": 1}
     seen.clear()
-    res = await ex.async_execute_phased(transition(fs, on_exit=specs), ctx)
+    res = await ex.async_execute_phased(tr_of(fs, on_exit=specs), ctx)
     assert [r.result for r in res.action_results] == ["A", "B"]
     assert ctx == {"keep": 1}
     rs = await ex.async_execute_action_specs_parallel(list(specs), ctx)
@@ -428,7 +427,7 @@ async def test_fs_parallel_removes_preexisting_params_key(fs):
     reg = fs.ActionRegistry()
     reg.register("a", _params_probe({})("a"))
     ctx = {"_action_params": "old"}
-    tr = transition(fs, [fs.ActionSpec("a", {"p": 1})])
+    tr = tr_of(fs, [fs.ActionSpec("a", {"p": 1})])
     await fs.ActionExecutor(reg).async_execute_parallel(tr, ctx)
     assert "_action_params" not in ctx
 
@@ -441,7 +440,7 @@ async def test_pystator_parallel_params_clobbered_across_awaits(ps):
     reg.register("a", make("a"))
     reg.register("b", make("b"))
     specs = (ps.ActionSpec("a", {"p": "A"}), ps.ActionSpec("b", {"p": "B"}))
-    res = await ps.ActionExecutor(reg).async_execute_parallel(transition(ps, specs), {})
+    res = await ps.ActionExecutor(reg).async_execute_parallel(tr_of(ps, specs), {})
     # a reads b's params; by the time b returns, a has removed the key
     assert seen["a"] == {"p": "B"}
     assert res.action_results[0].result == "B"
@@ -458,7 +457,7 @@ async def test_fs_async_paths_await_awaitable_from_sync_callable(fs):
     reg.register("x", lambda ctx: inner(ctx))
     ex = fs.ActionExecutor(reg)
     for mode in fs.ExecutionMode:
-        res = await ex.async_execute_with_mode(transition(fs, ["x"]), {}, mode)
+        res = await ex.async_execute_with_mode(tr_of(fs, ["x"]), {}, mode)
         assert res.action_results == [fs.ActionResult.ok("x", "awaited")]
     assert (await ex.async_execute_action_spec(fs.ActionSpec("x"), {})).result == "awaited"
     assert [r.result for r in await ex.async_execute_specific_parallel(["x"], {})] == ["awaited"]
@@ -483,7 +482,7 @@ async def test_fs_parallel_sync_actions_run_inline(fs):
     reg.register("s", lambda ctx: seen.append(asyncio.current_task()) or VAR.set("inner"))
     token = VAR.set("caller")
     try:
-        await fs.ActionExecutor(reg).async_execute_parallel(transition(fs, ["s"]), {})
+        await fs.ActionExecutor(reg).async_execute_parallel(tr_of(fs, ["s"]), {})
         assert VAR.get() == "caller"
     finally:
         VAR.reset(token)
@@ -495,7 +494,7 @@ async def test_pystator_parallel_sync_actions_run_in_their_own_task(ps):
     reg = ps.ActionRegistry()
     seen = []
     reg.register("s", lambda ctx: seen.append(asyncio.current_task()))
-    await ps.ActionExecutor(reg).async_execute_parallel(transition(ps, ["s"]), {})
+    await ps.ActionExecutor(reg).async_execute_parallel(tr_of(ps, ["s"]), {})
     assert seen[0] is not asyncio.current_task()
 
 
@@ -528,7 +527,7 @@ async def test_a_cancelled_action_task_fails_the_batch_but_not_its_siblings(impl
         reg.register(name, fn)
     ex = impl.ActionExecutor(reg)
     with pytest.raises(asyncio.CancelledError):
-        await getattr(ex, mode)(transition(impl, ["victim", "killer", "slow"]), {})
+        await getattr(ex, mode)(tr_of(impl, ["victim", "killer", "slow"]), {})
     for _ in range(10):
         await asyncio.sleep(0)
     assert events == ["slow finished"]
@@ -555,7 +554,7 @@ async def test_cancelling_the_caller_waits_for_the_actions_and_keeps_the_message
     for name in ("a", "b"):
         reg.register(name, make(name))
     ex = impl.ActionExecutor(reg)
-    caller = asyncio.ensure_future(getattr(ex, mode)(transition(impl, ["a", "b"]), {}))
+    caller = asyncio.ensure_future(getattr(ex, mode)(tr_of(impl, ["a", "b"]), {}))
     for _ in range(3):
         await asyncio.sleep(0)
     caller.cancel("stop now")

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import call, patch
 
 import pytest
-from _executor_helpers import Flaky, executor_records, transition
+from _executor_helpers import Flaky, executor_records
+from _reliability import tr_of
 from conftest import PATCHES_SLEEP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -63,7 +64,7 @@ def test_retry_success_on_later_attempt(impl):
     reg.register("a", flaky)
     with patch("time.sleep") as sleep:
         res = impl.ActionExecutor(reg).execute(
-            transition(impl, [impl.ActionSpec("a", retry=5, retry_backoff=0.1)]), {}
+            tr_of(impl, [impl.ActionSpec("a", retry=5, retry_backoff=0.1)]), {}
         )
     assert flaky.calls == 3
     assert sleep.call_args_list == [call(0.1), call(0.2)]
@@ -153,7 +154,7 @@ def test_retries_via_execute_and_execute_action_specs(impl):
     reg.register("b", f2)
     ex = impl.ActionExecutor(reg)
     with patch("time.sleep") as sleep:
-        res = ex.execute(transition(impl, [impl.ActionSpec("a", retry=1, retry_backoff=3.0)]), {})
+        res = ex.execute(tr_of(impl, [impl.ActionSpec("a", retry=1, retry_backoff=3.0)]), {})
         rs = ex.execute_action_specs([impl.ActionSpec("b", retry=1, retry_backoff=4.0)], {})
     assert res.action_results[0].result == 1
     assert rs[0].result == 2
@@ -179,7 +180,7 @@ def test_execute_specific_does_not_retry(impl):
 
 def _run_effect(impl, config, ctx):
     spec = impl.ActionSpec.from_config(config)
-    return impl.ActionExecutor(impl.ActionRegistry()).execute(transition(impl, [spec]), ctx)
+    return impl.ActionExecutor(impl.ActionRegistry()).execute(tr_of(impl, [spec]), ctx)
 
 
 def test_effect_set(impl):
@@ -255,7 +256,7 @@ def test_effects_do_not_use_the_registry(impl):
     reg.register("_effect.set", lambda ctx: called.append(1))
     ctx = {}
     spec = impl.ActionSpec.from_config({"set": {"k": 1}})
-    res = impl.ActionExecutor(reg).execute(transition(impl, [spec]), ctx)
+    res = impl.ActionExecutor(reg).execute(tr_of(impl, [spec]), ctx)
     assert called == []
     assert ctx == {"k": 1}
     assert res.action_results[0].result is None
@@ -313,7 +314,7 @@ def test_effects_and_actions_interleave_in_order(impl):
     reg.register("read", lambda ctx: seen.append(ctx.get("n")))
     inc = impl.ActionSpec.from_config({"increment": "n"})
     res = impl.ActionExecutor(reg).execute(
-        transition(impl, ["read", inc, "read"], on_exit=[inc], on_enter=["read"]), {}
+        tr_of(impl, ["read", inc, "read"], on_exit=[inc], on_enter=["read"]), {}
     )
     assert seen == [1, 2, 2]
     assert res.action_count == 5

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import AsyncMock, call, patch
 
 import pytest
-from _executor_helpers import Flaky, executor_records, transition
+from _executor_helpers import Flaky, executor_records
+from _reliability import tr_of
 from conftest import COLLECTS_GARBAGE, PATCHES_SLEEP, collect_until
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+
@@ -65,15 +66,15 @@ def test_attributes_are_settable_and_take_effect(impl):
     reg_b, calls_b = _recorder(impl, "x")
     ex = impl.ActionExecutor(reg_a)
     ex.registry = reg_b
-    ex.execute(transition(impl, ["x"]), {})
+    ex.execute(tr_of(impl, ["x"]), {})
     assert (calls_a, calls_b) == ([], ["x"])
     ex.strict = True
     with pytest.raises(impl.ActionNotFoundError):
-        ex.execute(transition(impl, ["ghost"]), {})
+        ex.execute(tr_of(impl, ["ghost"]), {})
     ex.strict = False
     reg_b.register("bad", lambda ctx: 1 / 0)
     ex.stop_on_error = True
-    res = ex.execute(transition(impl, ["bad", "x"]), {})
+    res = ex.execute(tr_of(impl, ["bad", "x"]), {})
     assert [r.action_name for r in res.action_results] == ["bad"]
     ex.default_mode = impl.ExecutionMode.PHASED
     assert ex.default_mode is impl.ExecutionMode.PHASED
@@ -105,7 +106,7 @@ def test_failed_transition_executes_nothing(impl):
 
 def test_execute_order_exit_transition_enter(impl):
     reg, calls = _recorder(impl, "x1", "x2", "t1", "e1", "e2")
-    tr = transition(impl, ["t1"], on_exit=["x1", "x2"], on_enter=["e1", "e2"])
+    tr = tr_of(impl, ["t1"], on_exit=["x1", "x2"], on_enter=["e1", "e2"])
     res = impl.ActionExecutor(reg).execute(tr, {})
     assert calls == ["x1", "x2", "t1", "e1", "e2"]
     assert [r.action_name for r in res.action_results] == calls
@@ -115,7 +116,7 @@ def test_execute_order_exit_transition_enter(impl):
 
 def test_execute_result_fields(impl):
     reg, _ = _recorder(impl, "a", "b")
-    tr = transition(impl, ["a", "b"])
+    tr = tr_of(impl, ["a", "b"])
     before = datetime.now(UTC)
     res = impl.ActionExecutor(reg).execute(tr, {})
     after = datetime.now(UTC)
@@ -135,7 +136,7 @@ def test_execute_passes_the_same_context_to_each_action(impl):
     reg.register("a", lambda ctx: seen.append(ctx) or ctx.setdefault("n", 0))
     reg.register("b", lambda ctx: seen.append(ctx))
     ctx = {}
-    impl.ActionExecutor(reg).execute(transition(impl, ["a", "b"]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, ["a", "b"]), ctx)
     assert seen[0] is ctx and seen[1] is ctx
 
 
@@ -147,7 +148,7 @@ def test_execute_continues_after_failure_by_default(impl):
         raise err
 
     reg.register("bad", bad)
-    res = impl.ActionExecutor(reg).execute(transition(impl, ["a", "bad", "c"]), {})
+    res = impl.ActionExecutor(reg).execute(tr_of(impl, ["a", "bad", "c"]), {})
     assert calls == ["a", "c"]
     assert [r.success for r in res.action_results] == [True, False, True]
     assert res.action_results[1].error is err
@@ -158,7 +159,7 @@ def test_execute_stop_on_error(impl):
     reg, calls = _recorder(impl, "x", "t", "e")
     reg.register("bad", lambda ctx: {}["missing"])
     ex = impl.ActionExecutor(reg, stop_on_error=True)
-    res = ex.execute(transition(impl, ["bad", "t"], on_exit=["x"], on_enter=["e"]), {})
+    res = ex.execute(tr_of(impl, ["bad", "t"], on_exit=["x"], on_enter=["e"]), {})
     assert calls == ["x"]
     assert [r.action_name for r in res.action_results] == ["x", "bad"]
     assert isinstance(res.action_results[-1].error, KeyError)
@@ -168,7 +169,7 @@ def test_execute_stop_on_error(impl):
 def test_stop_on_error_does_not_stop_on_skipped(impl):
     reg, calls = _recorder(impl, "a")
     ex = impl.ActionExecutor(reg, stop_on_error=True, log_execution=False)
-    res = ex.execute(transition(impl, ["ghost", "a"]), {})
+    res = ex.execute(tr_of(impl, ["ghost", "a"]), {})
     assert calls == ["a"]
     assert [r.status for r in res.action_results] == [
         impl.ActionStatus.SKIPPED,
@@ -177,7 +178,7 @@ def test_stop_on_error_does_not_stop_on_skipped(impl):
 
 
 def test_empty_transition(impl):
-    res = impl.ActionExecutor(impl.ActionRegistry()).execute(transition(impl), {})
+    res = impl.ActionExecutor(impl.ActionRegistry()).execute(tr_of(impl), {})
     assert res.action_results == []
     assert res.completed_at is not None
 
@@ -197,7 +198,7 @@ def test_params_visible_during_call_and_removed_after(impl):
     reg.register("a", lambda ctx: seen.append(dict(ctx)))
     ctx = {"user": 1}
     spec = impl.ActionSpec("a", {"to": "ops", "n": 2})
-    impl.ActionExecutor(reg).execute(transition(impl, [spec]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, [spec]), ctx)
     assert seen == [{"user": 1, "_action_params": {"to": "ops", "n": 2}}]
     assert ctx == {"user": 1}
 
@@ -207,7 +208,7 @@ def test_params_absent_when_spec_has_none(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append("_action_params" in ctx))
     ctx = {}
-    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {})]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("a", {})]), ctx)
     assert seen == [False]
     assert ctx == {}
 
@@ -217,7 +218,7 @@ def test_params_do_not_leak_to_the_next_action(impl):
     seen = {}
     reg.register("a", lambda ctx: seen.setdefault("a", ctx.get("_action_params")))
     reg.register("b", lambda ctx: seen.setdefault("b", ctx.get("_action_params", "absent")))
-    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), {})
+    impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("a", {"p": 1}), "b"]), {})
     assert seen == {"a": {"p": 1}, "b": "absent"}
 
 
@@ -226,7 +227,7 @@ def test_preexisting_params_key_is_replaced_then_removed(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append(ctx["_action_params"]))
     ctx = {"_action_params": "caller's"}
-    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert seen == [{"p": 1}]
     assert "_action_params" not in ctx
 
@@ -236,7 +237,7 @@ def test_preexisting_params_key_untouched_when_spec_has_no_params(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append(ctx["_action_params"]))
     ctx = {"_action_params": "caller's"}
-    impl.ActionExecutor(reg).execute(transition(impl, ["a"]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, ["a"]), ctx)
     assert seen == ["caller's"]
     assert ctx == {"_action_params": "caller's"}
 
@@ -250,9 +251,7 @@ def test_params_removed_when_action_raises(impl):
 
     reg.register("bad", bad)
     ctx = {}
-    res = impl.ActionExecutor(reg).execute(
-        transition(impl, [impl.ActionSpec("bad", {"p": 1})]), ctx
-    )
+    res = impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("bad", {"p": 1})]), ctx)
     assert isinstance(res.action_results[0].error, RuntimeError)
     assert ctx == {}
 
@@ -261,7 +260,7 @@ def test_action_may_delete_its_params_key(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: ctx.pop("_action_params"))
     ctx = {}
-    res = impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    res = impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert res.action_results[0] == impl.ActionResult.ok("a", {"p": 1})
     assert ctx == {}
 
@@ -293,7 +292,7 @@ def test_context_may_be_any_mutable_mapping(impl):
     seen = []
     reg.register("a", lambda ctx: seen.append((ctx, dict(ctx))))
     ctx = collections.UserDict({"k": 1})
-    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert seen[0][0] is ctx
     assert seen[0][1] == {"k": 1, "_action_params": {"p": 1}}
     assert dict(ctx) == {"k": 1}
@@ -310,7 +309,7 @@ def test_context_dict_subclass_hooks_are_used(impl):
     reg = impl.ActionRegistry()
     reg.register("a", lambda ctx: None)
     ctx = Tracking()
-    impl.ActionExecutor(reg).execute(transition(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
+    impl.ActionExecutor(reg).execute(tr_of(impl, [impl.ActionSpec("a", {"p": 1})]), ctx)
     assert writes == ["_action_params"]
     assert ctx == {}
 
@@ -323,7 +322,7 @@ def test_context_dict_subclass_hooks_are_used(impl):
 def test_missing_action_is_skipped_with_warning(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     reg, calls = _recorder(impl, "a")
-    res = impl.ActionExecutor(reg).execute(transition(impl, ["ghost", "a"]), {})
+    res = impl.ActionExecutor(reg).execute(tr_of(impl, ["ghost", "a"]), {})
     skipped = res.action_results[0]
     assert skipped == impl.ActionResult.skipped("ghost")
     assert skipped.result == "not_registered"
@@ -339,7 +338,7 @@ def test_missing_action_is_skipped_with_warning(impl, caplog):
 def test_missing_action_not_logged_when_log_execution_false(impl, caplog):
     caplog.set_level(logging.DEBUG, logger=impl.LOGGER)
     ex = impl.ActionExecutor(impl.ActionRegistry(), log_execution=False)
-    res = ex.execute(transition(impl, ["ghost"]), {})
+    res = ex.execute(tr_of(impl, ["ghost"]), {})
     assert res.action_results[0].is_skipped
     assert executor_records(caplog, impl) == []
 
@@ -348,7 +347,7 @@ def test_strict_mode_raises(impl):
     reg, calls = _recorder(impl, "a", "b")
     ex = impl.ActionExecutor(reg, strict=True)
     with pytest.raises(impl.ActionNotFoundError) as info:
-        ex.execute(transition(impl, ["a", "ghost", "b"]), {})
+        ex.execute(tr_of(impl, ["a", "ghost", "b"]), {})
     assert info.value.message == "Action 'ghost' not registered (strict mode)"
     assert info.value.action_name == "ghost"
     assert calls == ["a"]
@@ -368,7 +367,7 @@ def test_strict_mode_other_paths(impl):
 def test_strict_mode_allows_effects(impl):
     ex = impl.ActionExecutor(impl.ActionRegistry(), strict=True)
     ctx = {}
-    res = ex.execute(transition(impl, [impl.ActionSpec.from_config({"set": {"k": 1}})]), ctx)
+    res = ex.execute(tr_of(impl, [impl.ActionSpec.from_config({"set": {"k": 1}})]), ctx)
     assert res.action_results[0].success is True
     assert ctx == {"k": 1}
 
@@ -404,14 +403,14 @@ def test_execute_specific_ignores_stop_on_error(impl):
 def test_validate_actions_exist(impl):
     reg, _ = _recorder(impl, "a")
     ex = impl.ActionExecutor(reg)
-    tr = transition(
+    tr = tr_of(
         impl,
         ["a", "m1", impl.ActionSpec.from_config({"set": {"k": 1}}), "_effect.bogus"],
         on_exit=["m0"],
         on_enter=["m1", "a"],
     )
     assert ex.validate_actions_exist(tr) == ["m0", "m1", "m1"]
-    assert ex.validate_actions_exist(transition(impl, ["a"])) == []
+    assert ex.validate_actions_exist(tr_of(impl, ["a"])) == []
     failed = impl.TransitionResult(
         False, "s", None, "t", actions_to_execute=(impl.ActionSpec("z"),)
     )
@@ -566,7 +565,7 @@ def test_fs_sync_paths_refuse_async_actions(fs):
     reg.register("y", lambda ctx: "y")
     ex = fs.ActionExecutor(reg)
     results = [
-        ex.execute(transition(fs, ["x", "y"]), {}).action_results[0],
+        ex.execute(tr_of(fs, ["x", "y"]), {}).action_results[0],
         ex.execute_specific(["x"], {})[0],
         ex.execute_action_spec(fs.ActionSpec("x"), {}),
         ex.execute_action_specs([fs.ActionSpec("x")], {})[0],
@@ -576,7 +575,7 @@ def test_fs_sync_paths_refuse_async_actions(fs):
         assert type(r.error) is RuntimeError
         assert str(r.error) == _ASYNC_MSG
     assert mock.call_count == 0
-    assert ex.execute(transition(fs, ["x", "y"]), {}).action_results[1].result == "y"
+    assert ex.execute(tr_of(fs, ["x", "y"]), {}).action_results[1].result == "y"
 
 
 @PATCHES_SLEEP
@@ -604,7 +603,7 @@ def test_fs_sync_path_closes_returned_awaitable(fs):
 
     reg = fs.ActionRegistry()
     reg.register("x", sneaky)
-    res = fs.ActionExecutor(reg).execute(transition(fs, ["x"]), {})
+    res = fs.ActionExecutor(reg).execute(tr_of(fs, ["x"]), {})
     r = res.action_results[0]
     assert r.success is False
     assert type(r.error) is RuntimeError
@@ -623,7 +622,7 @@ def _mixed_execution(impl):
     reg.register("ok", lambda c: "fine")
     reg.register("bad", Flaky(ValueError("no")))
     ex = impl.ActionExecutor(reg, log_execution=False)
-    return ex.execute(transition(impl, ["ok", "bad", "missing"]), {})
+    return ex.execute(tr_of(impl, ["ok", "bad", "missing"]), {})
 
 
 def test_execute_aggregates_before_and_after_reading_the_list(impl):
@@ -674,7 +673,7 @@ def test_fs_first_reads_of_the_list_from_many_threads_agree(fs):
     reg.register("a", lambda c: object())
     ex = fs.ActionExecutor(reg)
     for _ in range(50):
-        er = ex.execute(transition(fs, ["a"] * 20), {})
+        er = ex.execute(tr_of(fs, ["a"] * 20), {})
         barrier = threading.Barrier(6)
         seen = []
 
@@ -700,7 +699,7 @@ def test_fs_cycle_through_an_unread_result_is_collected(fs):
     reg.register("a", lambda c: c["holder"])
     ex = fs.ActionExecutor(reg)
     holder = Holder()
-    er = ex.execute(transition(fs, ["a"]), {"holder": holder})
+    er = ex.execute(tr_of(fs, ["a"]), {"holder": holder})
     holder.er = er  # er -> record -> holder -> er, the list never read
     ref = weakref.ref(er)
     del er, holder
