@@ -999,6 +999,7 @@ pub fn action_results_to_payload<'py>(py: Python<'py>, results: &Bound<'py, PyAn
     let out = PyList::empty(py);
     let defs = defs(py)?;
     let skipped_status = defs.status_skipped.bind(py);
+    let members = [defs.status_ok.bind(py), defs.status_failed.bind(py), skipped_status];
     for item in results.try_iter()? {
         let item = item?;
         // Our own results (the exact class: a subclass may override what is read) are
@@ -1025,8 +1026,7 @@ pub fn action_results_to_payload<'py>(py: Python<'py>, results: &Bound<'py, PyAn
             }
         };
         // `status.value`, known by identity for the three members.
-        let members = [&defs.status_ok, &defs.status_failed, &defs.status_skipped];
-        let status_value = match members.iter().position(|m| status.is(m.bind(py))) {
+        let status_value = match members.iter().position(|m| status.is(*m)) {
             Some(i) => defs.status_values[i].bind(py).clone(),
             None => status.getattr(intern!(py, "value"))?,
         };
