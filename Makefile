@@ -75,9 +75,9 @@ build-v47: build-dev $(V47)/.installed ## Install the built extension into .venv
 		VIRTUAL_ENV=$(abspath $(V47)) PATH=$(abspath $(V47))/bin:$$PATH $(abspath $(V47))/bin/maturin develop --release -q
 
 .PHONY: test-v47
-test-v47: build-v47 ## pystator 0.0.47's own action tests against ferrostator.v47, then tests_v47 (differential)
+test-v47: build-v47 ## pystator 0.0.47's own action tests against ferrostator.v47, then tests_v47 (differential) and the e2e bench harness
 	$(V47_PY) scripts/pystator47_tests.py -q
-	$(V47_PY) -m pytest -q -c tests_v47/pytest.ini tests_v47
+	$(V47_PY) -m pytest -q -c tests_v47/pytest.ini tests_v47 tests/test_bench_harness.py
 
 $(V47)/.pystator-suite: requirements-pystator-suite-v47.txt requirements-pystator-suite.txt $(V47)/.installed
 	$(V47_PY) -m pip install -q -r requirements-pystator-suite-v47.txt

@@ -406,7 +406,7 @@ class Report:
         import e2e
 
         self.progress("end to end (pystator's engine, order lifecycle)")
-        rows, interop = e2e.measure(self.settings is QUICK)
+        rows, interop = e2e.measure(*(e2e.QUICK if self.settings is QUICK else e2e.FULL))
         self.out(
             "## End to end: pystator's engine on the order-lifecycle machine",
             "",
