@@ -1046,9 +1046,8 @@ impl<'a, 'py> Job<'a, 'py> {
             });
         }
         let trusted = is_trusted(spec, &TRUSTED_SPEC);
-        // The slots hold the 0.0.25 contract's fields (no `when`).
-        if trusted && !contract.has_when() {
-            if let Some(job) = Self::from_pystator_slots(spec, with_timeout)? {
+        if trusted {
+            if let Some(job) = Self::from_pystator_slots(spec, with_timeout, contract)? {
                 return Ok(job);
             }
         }
@@ -1113,11 +1112,24 @@ impl<'a, 'py> Job<'a, 'py> {
 impl<'a, 'py> Job<'a, 'py> {
     /// pystator's own spec read straight from its slots ([`Slots`]), with what
     /// reading the attributes would give; None when the slots cannot be used (class
-    /// modified since it was trusted, a field deleted): the caller reads attributes.
-    fn from_pystator_slots(spec: &'a Bound<'py, PyAny>, with_timeout: bool) -> PyResult<Option<Self>> {
+    /// modified since it was trusted, a field deleted, or a `when` the contract reads
+    /// and the class has no slot for): the caller reads attributes.
+    fn from_pystator_slots(
+        spec: &'a Bound<'py, PyAny>,
+        with_timeout: bool,
+        contract: Contract,
+    ) -> PyResult<Option<Self>> {
         let Some(slots) = Slots::current(&SPEC_SLOTS, spec) else { return Ok(None) };
-        let [Some(name), Some(params), Some(timeout), Some(retry), Some(backoff)] = slots.read(spec) else {
+        let [Some(name), Some(params), Some(timeout), Some(retry), Some(backoff), when] = slots.read(spec) else {
             return Ok(None);
+        };
+        let when = if contract.has_when() {
+            match when {
+                Some(when) => (!when.is_none()).then_some(Held::Owned(when)),
+                None => return Ok(None), // no `when` slot (0.0.25's class), or emptied
+            }
+        } else {
+            None
         };
         let py = spec.py();
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
@@ -1148,7 +1160,7 @@ impl<'a, 'py> Job<'a, 'py> {
             backoff: Held::Owned(backoff),
             spec: None,
             source: Some(Held::Borrowed(spec)),
-            when: None,
+            when,
             depth: 0,
         }))
     }
@@ -1165,16 +1177,20 @@ impl<'a, 'py> Job<'a, 'py> {
 struct Slots<const N: usize> {
     class: usize,
     version: std::os::raw::c_uint,
+    /// 0: an optional field the class does not have (read as an empty slot).
     offsets: [ffi::Py_ssize_t; N],
 }
 
 /// The published [`Slots`] (null: none). Each one published is leaked: install()
 /// publishes at most one per trusted class and version.
-static SPEC_SLOTS: AtomicPtr<Slots<5>> = AtomicPtr::new(std::ptr::null_mut());
+static SPEC_SLOTS: AtomicPtr<Slots<6>> = AtomicPtr::new(std::ptr::null_mut());
 /// The same for pystator's `TransitionResult` (TRANSITION_SLOT_FIELDS).
 static TRANSITION_SLOTS: AtomicPtr<Slots<4>> = AtomicPtr::new(std::ptr::null_mut());
 
-const SPEC_SLOT_FIELDS: [&str; 5] = ["name", "params", "timeout", "retry", "retry_backoff"];
+/// An `ActionSpec`'s fields; `when` is pystator 0.0.47's (a class without it, as
+/// 0.0.25's, reads it as an empty slot: see [`Job::from_pystator_slots`]).
+const SPEC_SLOT_FIELDS: [&str; 6] = ["name", "params", "timeout", "retry", "retry_backoff", "when"];
+const SPEC_OPTIONAL_FIELDS: &[&str] = &["when"];
 const TRANSITION_SLOT_FIELDS: [&str; 4] = ["success", "on_exit_actions", "actions_to_execute", "on_enter_actions"];
 
 impl<const N: usize> Slots<N> {
@@ -1188,9 +1204,13 @@ impl<const N: usize> Slots<N> {
         (class.as_ptr() as usize == slots.class && version == slots.version).then_some(slots)
     }
 
-    /// The fields, in SPEC_SLOT_FIELDS order (None: an empty slot).
+    /// The fields, in SPEC_SLOT_FIELDS order (None: an empty slot, or a field the
+    /// class does not have).
     fn read<'py>(&self, spec: &Bound<'py, PyAny>) -> [Option<Bound<'py, PyAny>>; N] {
         self.offsets.map(|offset| {
+            if offset == 0 {
+                return None;
+            }
             // SAFETY: `spec` is an instance of the class these offsets were taken from
             // (checked by `current`), whose layout a class cannot change; each offset
             // is that of an object slot (Py_T_OBJECT_EX member). The GIL is held.
@@ -1202,8 +1222,14 @@ impl<const N: usize> Slots<N> {
     }
 
     /// Publishes the slot offsets of `class` when each field is a plain object slot
-    /// and the class has a version tag; otherwise clears them (reads use getattr).
-    fn publish(published: &AtomicPtr<Self>, class: &Bound<'_, PyType>, fields: [&str; N]) -> PyResult<()> {
+    /// (or, for those in `optional`, not an attribute of the class at all) and the class
+    /// has a version tag; otherwise clears them (reads use getattr).
+    fn publish(
+        published: &AtomicPtr<Self>,
+        class: &Bound<'_, PyType>,
+        fields: [&str; N],
+        optional: &[&str],
+    ) -> PyResult<()> {
         let py = class.py();
         let gil_disabled = py.import("sysconfig")?.call_method1("get_config_var", ("Py_GIL_DISABLED",))?.is_truthy()?;
         let mut offsets = [0; N];
@@ -1211,7 +1237,10 @@ impl<const N: usize> Slots<N> {
         for (offset, field) in offsets.iter_mut().zip(fields) {
             // The class attribute is the member descriptor itself (looking it up also
             // gives the class a version tag, read below).
-            let Ok(descr) = class.getattr(field) else {
+            let Some(descr) = class.getattr_opt(field)? else {
+                if optional.contains(&field) {
+                    continue; // offset 0: not a field of this class
+                }
                 usable = false;
                 break;
             };
@@ -1318,13 +1347,17 @@ fn is_trusted(obj: &Bound<'_, PyAny>, trusted: &AtomicUsize) -> bool {
 #[pyfunction]
 pub fn _trust_pystator_types(transition_type: Bound<'_, PyType>, spec_type: Bound<'_, PyType>) -> PyResult<()> {
     // Before the lock: publishing runs Python code.
-    Slots::publish(&SPEC_SLOTS, &spec_type, SPEC_SLOT_FIELDS)?;
-    Slots::publish(&TRANSITION_SLOTS, &transition_type, TRANSITION_SLOT_FIELDS)?;
+    Slots::publish(&SPEC_SLOTS, &spec_type, SPEC_SLOT_FIELDS, SPEC_OPTIONAL_FIELDS)?;
+    Slots::publish(&TRANSITION_SLOTS, &transition_type, TRANSITION_SLOT_FIELDS, &[])?;
     let mut keep = TRUSTED_KEEP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     TRUSTED_TRANSITION.store(transition_type.as_ptr() as usize, Ordering::Relaxed);
     TRUSTED_SPEC.store(spec_type.as_ptr() as usize, Ordering::Relaxed);
-    keep.push(transition_type.unbind());
-    keep.push(spec_type.unbind());
+    // Once each: install() trusts the same two classes every time it is called.
+    for class in [transition_type, spec_type] {
+        if !keep.iter().any(|kept| kept.as_ptr() == class.as_ptr()) {
+            keep.push(class.unbind());
+        }
+    }
     Ok(())
 }
 

@@ -17,7 +17,8 @@ class Contract:
 
     #: The ferrostator module mirroring that release's ``pystator.actions``.
     module: str
-    #: The release's ``TransitionResult`` and ``ActionSpec`` behave as 0.0.25's do
+    #: The release's ``TransitionResult`` and ``ActionSpec`` are slotted dataclasses
+    #: whose properties derive from their fields as 0.0.25's do
     #: (``all_action_specs`` is exit + transition + enter, ``has_params`` is
     #: ``bool(params)``), so the executor may read their fields directly.
     reads_pystator_fields: bool = False
@@ -26,9 +27,8 @@ class Contract:
 #: pystator version -> its contract.
 CONTRACTS: dict[str, Contract] = {
     "0.0.25": Contract("ferrostator.actions", reads_pystator_fields=True),
-    # 0.0.47's ActionSpec has `when`, and its executor asks `accepts_kwargs`: read
-    # through their attributes, by ferrostator.v47 (pystator 0.0.47's contract).
-    "0.0.47": Contract("ferrostator.v47.actions"),
+    # 0.0.47's ActionSpec adds `when` and `custom` (read: `when`, under its contract).
+    "0.0.47": Contract("ferrostator.v47.actions", reads_pystator_fields=True),
 }
 
 
