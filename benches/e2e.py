@@ -189,10 +189,14 @@ def _machine(shop: _engine.Shop) -> pystator.StateMachine:
     return machine
 
 
-def _setup(variant: str, async_actions: bool = False) -> tuple[pystator.StateMachine, Any]:
-    """A fresh machine (with its default registry) and the executor the variant's
-    Orchestrator uses: the one pystator's Orchestrator makes (ferrostator's while
-    installed), or the ceiling."""
+def _setup(
+    variant: str, async_actions: bool = False
+) -> tuple[pystator.StateMachine, Any, _engine.Shop]:
+    """A fresh machine (with its default registry), the executor the variant's
+    Orchestrator uses (the one pystator's Orchestrator makes, ferrostator's while
+    installed, or the ceiling) and the Shop whose methods are the machine's actions.
+    The runs clear the Shop's call log before each repeat (untimed): kept over
+    hundreds of repeats it grew to hundreds of MB and slowed the later repeats."""
     if variant == "ferrostator":
         ferrostator.install()
     try:
@@ -206,13 +210,14 @@ def _setup(variant: str, async_actions: bool = False) -> tuple[pystator.StateMac
         if variant == "ferrostator":
             ferrostator.uninstall()
     assert type(executor).__module__.startswith(variant if variant != "ceiling" else __name__)
-    return machine, executor
+    return machine, executor, shop
 
 
 def orchestrator_run(variant: str, stream: Stream) -> Callable[[], float]:
-    machine, executor = _setup(variant)
+    machine, executor, shop = _setup(variant)
 
     def run() -> float:
+        shop.log.clear()
         store = pystator.InMemoryStateStore()
         orchestrator = pystator.Orchestrator(machine, store, executor=executor)
         process = orchestrator.process_event
@@ -227,7 +232,7 @@ def orchestrator_run(variant: str, stream: Stream) -> Callable[[], float]:
 def async_orchestrator_run(
     variant: str, stream: Stream, loop: asyncio.AbstractEventLoop
 ) -> Callable[[], float]:
-    machine, executor = _setup(variant, async_actions=True)
+    machine, executor, shop = _setup(variant, async_actions=True)
 
     async def drive(orchestrator: Any) -> float:
         process = orchestrator.async_process_event
@@ -237,6 +242,7 @@ def async_orchestrator_run(
         return time.process_time() - start
 
     def run() -> float:
+        shop.log.clear()
         store = pystator.InMemoryStateStore()
         orchestrator = pystator.Orchestrator(machine, store, executor=executor)
         return loop.run_until_complete(drive(orchestrator))
@@ -245,9 +251,10 @@ def async_orchestrator_run(
 
 
 def machine_run(variant: str, stream: Stream) -> Callable[[], float]:
-    machine, executor = _setup(variant)
+    machine, executor, shop = _setup(variant)
 
     def run() -> float:
+        shop.log.clear()
         states: dict[str, str] = {}
         contexts: dict[str, dict[str, Any]] = {}
         process, execute = machine.process, executor.execute
@@ -342,6 +349,7 @@ def interop_runs(stream: Stream) -> dict[tuple[str, str], Callable[[], float]]:
     # right after the ceiling's ran up to 20% slower) weighs little.
     def timed(execute: Callable[..., Any], items: list[Any]) -> Callable[[], float]:
         def run() -> float:
+            shop.log.clear()
             fresh = [dict(ctx) for _ in range(INTEROP_PASSES) for ctx in contexts]
             start = time.process_time()
             for tr, ctx in zip(items * INTEROP_PASSES, fresh, strict=True):
