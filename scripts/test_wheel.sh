@@ -2,7 +2,8 @@
 # Install a built ferrostator wheel into a fresh venv (a real install, not editable) and run
 # the pytest suite against it.
 #
-# The suite runs from a copy of tests/ (and of pyproject.toml, for the pytest settings) in
+# The suite runs from a copy of tests/ (with benches/, whose end-to-end harness
+# tests/test_bench_harness.py runs, and pyproject.toml, for the pytest settings) in
 # a scratch directory, so neither the repository root nor its python/ directory is on
 # sys.path; tests/ecosystem/installed_plugin.py aborts the run if ferrostator is imported
 # from anywhere but the venv.
@@ -60,6 +61,7 @@ echo "test_wheel: installed $("$vpy" -m pip show ferrostator | sed -n 's/^Versio
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -R "$root/tests" "$work/tests"
+cp -R "$root/benches" "$work/benches"
 cp "$root/pyproject.toml" "$work/pyproject.toml"
 cp "$root/tests/ecosystem/installed_plugin.py" "$work/installed_plugin.py"
 cd "$work"
