@@ -1237,12 +1237,14 @@ impl<const N: usize> Slots<N> {
         for (offset, field) in offsets.iter_mut().zip(fields) {
             // The class attribute is the member descriptor itself (looking it up also
             // gives the class a version tag, read below).
-            let Some(descr) = class.getattr_opt(field)? else {
-                if optional.contains(&field) {
-                    continue; // offset 0: not a field of this class
+            let descr = match class.getattr_opt(field) {
+                Ok(Some(descr)) => descr,
+                Ok(None) if optional.contains(&field) => continue, // offset 0: not a field of this class
+                // Missing, or a class whose lookup raises: read through getattr.
+                _ => {
+                    usable = false;
+                    break;
                 }
-                usable = false;
-                break;
             };
             // SAFETY: PyMemberDescr_Type is CPython's static member_descriptor type;
             // an object of exactly that type is a PyMemberDescrObject, whose d_member is
