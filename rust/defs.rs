@@ -65,17 +65,18 @@ fn load(py: Python<'_>) -> PyResult<Defs> {
             .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err(format!("prelude lacks {name}")))
     };
     let status = get("ActionStatus")?;
+    let [ok, failed, skipped] = [status.getattr("OK")?, status.getattr("FAILED")?, status.getattr("SKIPPED")?];
     let mode = get("ExecutionMode")?;
     let asyncio = py.import("asyncio")?;
     Ok(Defs {
-        status_ok: status.getattr("OK")?.unbind(),
-        status_failed: status.getattr("FAILED")?.unbind(),
-        status_skipped: status.getattr("SKIPPED")?.unbind(),
         status_values: [
-            status.getattr("OK")?.getattr("value")?.unbind(),
-            status.getattr("FAILED")?.getattr("value")?.unbind(),
-            status.getattr("SKIPPED")?.getattr("value")?.unbind(),
+            ok.getattr("value")?.unbind(),
+            failed.getattr("value")?.unbind(),
+            skipped.getattr("value")?.unbind(),
         ],
+        status_ok: ok.unbind(),
+        status_failed: failed.unbind(),
+        status_skipped: skipped.unbind(),
         mode_sequential: mode.getattr("SEQUENTIAL")?.unbind(),
         mode_parallel: mode.getattr("PARALLEL")?.unbind(),
         mode_phased: mode.getattr("PHASED")?.unbind(),
