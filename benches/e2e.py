@@ -308,7 +308,11 @@ def best_of(runs: dict[_Label, Callable[[], float]], repeats: int) -> dict[_Labe
     return {label: statistics.median(times) for label, times in samples.items()}
 
 
+#: How many times over a repeat of the interop rows runs the stream's transitions.
 INTEROP_PASSES = 10
+#: The interop rows' keys: (actions, run).
+BODIES, NOTHING = "the machine's", "do-nothing"
+THEIRS, OURS_OBJECTS = "on pystator's objects", "on ferrostator's objects"
 
 
 def _do_nothing(context: dict[str, Any], **params: Any) -> None:
@@ -348,11 +352,13 @@ def interop_runs(stream: Stream) -> dict[tuple[str, str], Callable[[], float]]:
     # times over, so that what the previous repeat left in the caches (a run timed
     # right after the ceiling's ran up to 20% slower) weighs little.
     def timed(execute: Callable[..., Any], items: list[Any]) -> Callable[[], float]:
+        passes = items * INTEROP_PASSES
+
         def run() -> float:
             shop.log.clear()
             fresh = [dict(ctx) for _ in range(INTEROP_PASSES) for ctx in contexts]
             start = time.process_time()
-            for tr, ctx in zip(items * INTEROP_PASSES, fresh, strict=True):
+            for tr, ctx in zip(passes, fresh, strict=True):
                 execute(tr, ctx)
             return time.process_time() - start
 
@@ -365,10 +371,6 @@ def interop_runs(stream: Stream) -> dict[tuple[str, str], Callable[[], float]]:
         (NOTHING, THEIRS): timed(idle.execute, theirs),
         (NOTHING, OURS_OBJECTS): timed(idle.execute, ours),
     }
-
-
-BODIES, NOTHING = "the machine's", "do-nothing"
-THEIRS, OURS_OBJECTS = "on pystator's objects", "on ferrostator's objects"
 
 
 def _copy_spec(spec: Any) -> Any:
