@@ -7,13 +7,15 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyMapping};
+use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
 use crate::contract::{call_prelude, Contract};
 use crate::results::Res;
 use crate::util::{datetime_from_us, is_exception, now_us};
 
-fn field<'py>(params: &Bound<'py, PyAny>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+/// `params[key]`; the key is an interned str (`intern!`), so that no string is made
+/// (nor hashed) per effect.
+fn field<'py>(params: &Bound<'py, PyAny>, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
     params.get_item(key)
 }
 
@@ -64,12 +66,12 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>, co
             _ => ctx.call_method1(intern!(py, "update"), (params,)).map(drop),
         },
         "timestamp" => {
-            let key = field(params, "field")?;
+            let key = field(params, intern!(py, "field"))?;
             let stamp = datetime_from_us(py, now_us())?.call_method0(intern!(py, "isoformat"))?;
             set_item(ctx, &key, &stamp)
         }
         "increment" | "decrement" => {
-            let key = field(params, "field")?;
+            let key = field(params, intern!(py, "field"))?;
             let mut current = get_or(ctx, &key, 0i32.into_pyobject(py)?.into_any())?;
             if checked {
                 current = numeric_value(effect, &key, current)?;
@@ -78,7 +80,7 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>, co
             set_item(ctx, &key, &next)
         }
         "append" => {
-            let key = field(params, "field")?;
+            let key = field(params, intern!(py, "field"))?;
             let list = match ctx.cast_exact::<PyDict>() {
                 Ok(d) => match d.get_item(&key)? {
                     Some(existing) => existing,
@@ -98,10 +100,10 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>, co
                 )));
             }
             let append = list.getattr(intern!(py, "append"))?;
-            append.call1((field(params, "value")?,)).map(drop)
+            append.call1((field(params, intern!(py, "value"))?,)).map(drop)
         }
         "clear" => {
-            let key = field(params, "field")?;
+            let key = field(params, intern!(py, "field"))?;
             match ctx.cast_exact::<PyDict>() {
                 Ok(d) => {
                     if d.contains(&key)? {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
@@ -123,6 +124,7 @@ impl Executor {
     }
 
     /// The arguments of the prelude's built-in action runners.
+    #[inline(never)]
     pub fn builtin_args<'py>(
         slf: &Bound<'py, Self>,
         job: &Job<'_, 'py>,
@@ -162,15 +164,14 @@ impl Executor {
     ) -> PyResult<Prepared<'v>> {
         let name: &Bound<'_, PyString> = &job.name;
         if let Some(when) = &job.when {
-            let args = PyTuple::new(py, [when.as_any(), ctx])?;
-            if !call_prelude(py, "_v47_evaluate_when", args)?.is_truthy()? {
-                let reason = PyString::new(py, "when_condition_false").into_any().unbind();
-                return Ok(Prepared::Done(Res::skipped(name.clone().into_any().unbind(), reason)));
+            if let Some(skipped) = when_false(py, name, when, ctx)? {
+                return Ok(Prepared::Done(skipped));
             }
         }
         let computed;
-        let key: &[u8] = match &job.spec {
-            Some(spec) => &spec.get().key,
+        let known = job.known_key();
+        let key: &[u8] = match known {
+            Some((key, _)) => key,
             None => {
                 computed = name_key(name)?;
                 &computed
@@ -181,13 +182,14 @@ impl Executor {
         }
         if let Some(effect) = key.strip_prefix(EFFECT_PREFIX.as_bytes()) {
             let params = job.params.as_deref();
-            let effect = String::from_utf8_lossy(effect);
+            // The key is a str's UTF-8 (or, with lone surrogates, no effect's name).
+            let effect = std::str::from_utf8(effect).map_or_else(|_| String::from_utf8_lossy(effect), Into::into);
             return Ok(Prepared::Done(effects::run(py, name.as_any(), &effect, params, ctx, self.contract)?));
         }
         let RegistryView { handle, table, fetched, .. } = self.current_view(view)?;
         let found = match (table, handle.as_deref()) {
-            (Some(table), _) => match job.spec {
-                Some(spec) => table.get_remembered(key, &spec.get().remembered),
+            (Some(table), _) => match known {
+                Some((_, remembered)) => table.get_remembered(key, remembered),
                 None => table.get(key),
             },
             (None, Some(Handle::Foreign(registry))) => {
@@ -196,9 +198,16 @@ impl Executor {
             }
             (None, _) => None,
         };
-        if let Some(entry) = found {
-            return Ok(Prepared::Run(entry));
+        match found {
+            Some(entry) => Ok(Prepared::Run(entry)),
+            None => self.missing(py, name).map(Prepared::Done),
         }
+    }
+
+    /// A job whose action is not registered: skipped (logged), or, in strict mode,
+    /// ActionNotFoundError.
+    #[inline(never)]
+    fn missing(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<Res> {
         if self.strict.load(Ordering::Relaxed) {
             return Err(action_not_found(py, format!("Action '{name}' not registered (strict mode)"), name.as_any()));
         }
@@ -208,18 +217,16 @@ impl Executor {
                 "warning",
                 PyTuple::new(
                     py,
-                    [PyString::new(py, "Action '%s' not registered, skipping").into_any(), name.clone().into_any()],
+                    [intern!(py, "Action '%s' not registered, skipping").clone().into_any(), name.clone().into_any()],
                 )?,
             )?;
         }
-        Ok(Prepared::Done(Res::skipped(
-            name.clone().into_any().unbind(),
-            PyString::new(py, "not_registered").into_any().unbind(),
-        )))
+        Ok(Res::skipped(name.clone().into_any().unbind(), intern!(py, "not_registered").clone().into_any().unbind()))
     }
 
     /// The entry for a retry attempt: looked up again, as the action may have been
     /// unregistered or replaced meanwhile.
+    #[inline(never)]
     pub fn entry_for_attempt(
         &self,
         py: Python<'_>,
@@ -278,6 +285,7 @@ impl Executor {
     /// called `func(ctx, **params)` if its signature takes keyword arguments; an async
     /// action, or an awaitable returned, fails at once (no retry, nothing logged); an
     /// exception raised is logged with its traceback and retried when transient.
+    #[inline(never)]
     fn attempt_kwargs_sync(
         &self,
         py: Python<'_>,
@@ -349,8 +357,7 @@ impl Executor {
         let mut attempt = 0u64;
         loop {
             if attempt > 0 {
-                let delay = backoff_delay(py, job, attempt)?;
-                defs(py)?.time_module.bind(py).getattr(pyo3::intern!(py, "sleep"))?.call1((delay,))?;
+                sleep_before(py, job, attempt)?;
             }
             let outcome = this.attempt_sync(py, job, first.take(), ctx)?;
             match after_attempt(py, job, attempt, outcome, this.log_execution())? {
@@ -360,16 +367,17 @@ impl Executor {
         }
     }
 
-    /// Runs specs in order, honouring stop_on_error.
-    fn run_specs<'s, 'py: 's>(
+    /// Runs specs in order (the runs of specs one after the other), honouring
+    /// stop_on_error.
+    fn run_specs<'py>(
         slf: &Bound<'py, Self>,
-        specs: impl ExactSizeIterator<Item = &'s Bound<'py, PyAny>>,
+        runs: &[&[Bound<'py, PyAny>]],
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<Res>> {
-        let mut out = Vec::with_capacity(specs.len());
+        let mut out = Vec::with_capacity(runs.iter().map(|specs| specs.len()).sum());
         let mut view = None;
         let contract = slf.get().contract;
-        for spec in specs {
+        for spec in runs.iter().flat_map(|specs| specs.iter()) {
             let job = Job::from_spec(spec, false, contract)?;
             let result = Self::run_sync(slf, &job, ctx, &mut view)?;
             let stop = !result.ok() && slf.get().stop_on_error();
@@ -389,12 +397,7 @@ impl Executor {
         let py = slf.py();
         let started = now_us();
         let view = TransitionView::new(tr);
-        let results = if view.success()? {
-            let specs = view.all_specs()?;
-            Self::run_specs(slf, ExactLen(specs.iter(), specs.len()), ctx)?
-        } else {
-            Vec::new()
-        };
+        let results = if view.success()? { Self::run_specs(slf, &view.all_specs()?.runs(), ctx)? } else { Vec::new() };
         ExecutionResult::finished(py, tr.clone().unbind(), Mode::Sequential, results, started, slf.get().contract)
     }
 
@@ -436,25 +439,32 @@ impl Executor {
     }
 }
 
-/// An iterator whose length is known beforehand (the specs' `Vec` capacity).
-struct ExactLen<I>(I, usize);
-
-impl<I: Iterator> Iterator for ExactLen<I> {
-    type Item = I::Item;
-
-    fn next(&mut self) -> Option<I::Item> {
-        let item = self.0.next();
-        self.1 = self.1.saturating_sub(usize::from(item.is_some()));
-        item
+/// pystator 0.0.47's `when`: the skipped result when it is false, None when it holds.
+#[inline(never)]
+fn when_false(
+    py: Python<'_>,
+    name: &Bound<'_, PyString>,
+    when: &Bound<'_, PyAny>,
+    ctx: &Bound<'_, PyAny>,
+) -> PyResult<Option<Res>> {
+    let args = PyTuple::new(py, [when, ctx])?;
+    if call_prelude(py, "_v47_evaluate_when", args)?.is_truthy()? {
+        return Ok(None);
     }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.1, Some(self.1))
-    }
+    let reason = PyString::new(py, "when_condition_false").into_any().unbind();
+    Ok(Some(Res::skipped(name.clone().into_any().unbind(), reason)))
 }
 
-impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
+/// `time.sleep` for the backoff before a retry (looked up at each sleep so tests can
+/// patch it).
+#[inline(never)]
+fn sleep_before(py: Python<'_>, job: &Job<'_, '_>, attempt: u64) -> PyResult<()> {
+    let delay = backoff_delay(py, job, attempt)?;
+    defs(py)?.time_module.bind(py).getattr(pyo3::intern!(py, "sleep"))?.call1((delay,))?;
+    Ok(())
+}
 
+#[cold]
 fn cleared() -> PyErr {
     PyRuntimeError::new_err("this executor has no registry (it was cleared)")
 }
@@ -639,7 +649,7 @@ impl Executor {
     ) -> PyResult<Py<PyList>> {
         let py = slf.py();
         let specs = spec_list("actions", actions)?;
-        let results = Self::run_specs(slf, specs.iter(), context)?;
+        let results = Self::run_specs(slf, &[&specs], context)?;
         let objects = results.into_iter().map(|r| r.into_object(py)).collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, objects)?.unbind())
     }

@@ -3,6 +3,7 @@
 //! [`Job`]: what to call, with which params, retries and timeout.
 
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -603,9 +604,10 @@ fn normalize_effect_params<'py>(effect: &str, value: &Bound<'py, PyAny>) -> PyRe
 
 /// A tuple snapshot of a phase's specs (lists and other iterables are copied).
 fn tuple_of<'py>(what: &str, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-    if let Ok(t) = value.cast::<PyTuple>() {
-        return Ok(t.clone());
-    }
+    let value = match value.cast_into::<PyTuple>() {
+        Ok(tuple) => return Ok(tuple),
+        Err(err) => err.into_inner(),
+    };
     if value.is_instance_of::<PyString>() || value.is_none() {
         return Err(type_error(what, "a tuple of ActionSpec", &value));
     }
@@ -940,6 +942,8 @@ pub struct Job<'a, 'py> {
     pub when: Option<Held<'a, 'py, PyAny>>,
     /// How many `_branch` actions enclose this one (0.0.47's `branch_enclosing_depth`).
     pub depth: i64,
+    /// What a trusted pystator spec was found to be (its registry key among it).
+    pub plan: Option<Arc<Plan>>,
 }
 
 /// A [`Job`] stored across suspensions of the async driver.
@@ -953,6 +957,7 @@ pub struct OwnedJob {
     pub source: Option<Py<PyAny>>,
     pub when: Option<Py<PyAny>>,
     pub depth: i64,
+    pub plan: Option<Arc<Plan>>,
 }
 
 impl OwnedJob {
@@ -967,6 +972,7 @@ impl OwnedJob {
             source: self.source.as_ref().map(|s| Held::Borrowed(s.bind(py))),
             when: self.when.as_ref().map(|w| Held::Borrowed(w.bind(py))),
             depth: self.depth,
+            plan: self.plan.clone(),
         }
     }
 
@@ -991,6 +997,20 @@ impl<'a, 'py> Job<'a, 'py> {
             source: self.source.map(Held::unbind),
             when: self.when.map(Held::unbind),
             depth: self.depth,
+            plan: self.plan,
+        }
+    }
+
+    /// The action's registry key, and where it was last found, when they are known
+    /// without reading the name: ours precomputes them, a trusted spec's plan holds them.
+    pub fn known_key(&self) -> Option<(&[u8], &AtomicU64)> {
+        match (self.spec, &self.plan) {
+            (Some(ours), _) => {
+                let ours = ours.get();
+                Some((&ours.key, &ours.remembered))
+            }
+            (None, Some(plan)) => Some((&plan.key, &plan.remembered)),
+            (None, None) => None,
         }
     }
 
@@ -1016,6 +1036,7 @@ impl<'a, 'py> Job<'a, 'py> {
             source: None,
             when: None,
             depth: 0,
+            plan: None,
         })
     }
 
@@ -1043,10 +1064,14 @@ impl<'a, 'py> Job<'a, 'py> {
                 source: None,
                 when: (contract.has_when() && !when.is_none()).then_some(Held::Borrowed(when)),
                 depth: 0,
+                plan: None,
             });
         }
         let trusted = is_trusted(spec, &TRUSTED_SPEC);
         if trusted {
+            if let Some(job) = Self::from_plan(spec, with_timeout, contract)? {
+                return Ok(job);
+            }
             if let Some(job) = Self::from_pystator_slots(spec, with_timeout, contract)? {
                 return Ok(job);
             }
@@ -1105,11 +1130,63 @@ impl<'a, 'py> Job<'a, 'py> {
             source: Some(Held::Borrowed(spec)),
             when,
             depth: 0,
+            plan: None,
         })
     }
 }
 
 impl<'a, 'py> Job<'a, 'py> {
+    /// pystator's own spec, from the [`Plan`] remembered for it (made now when there
+    /// is none, or when its slots no longer hold the plan's objects). None when the
+    /// slots cannot be used, or the spec is one a plan is not made for (a field of the
+    /// wrong type, say): [`Job::from_pystator_slots`] reads it, raising what it raises.
+    fn from_plan(spec: &'a Bound<'py, PyAny>, with_timeout: bool, contract: Contract) -> PyResult<Option<Self>> {
+        let Some(slots) = Slots::current(&SPEC_SLOTS, spec) else { return Ok(None) };
+        let plan = match plans::get(spec) {
+            Some(plan) if plan.holds(slots, spec) => plan,
+            _ => match Plan::make(slots, spec) {
+                Some(plan) => {
+                    plans::put(spec, plan.clone());
+                    plan
+                }
+                None => return Ok(None),
+            },
+        };
+        let py = spec.py();
+        let when = if contract.has_when() {
+            match &plan.when {
+                Some(when) => (!when.is_none(py)).then(|| Held::Owned(when.bind(py).clone())),
+                None => return Ok(None), // no `when` slot (0.0.25's class), or emptied
+            }
+        } else {
+            None
+        };
+        let Some(params) = slots.get(spec, 1) else { return Ok(None) };
+        // pystator's has_params is bool(params).
+        let has_params = match params.cast_exact::<PyDict>() {
+            Ok(d) => !d.is_empty(),
+            Err(_) => params.is_truthy()?,
+        };
+        let timeout = plan.timeout.bind(py);
+        Ok(Some(Self {
+            name: Held::Owned(plan.name.bind(py).clone()),
+            params: has_params.then_some(Held::Owned(params)),
+            timeout: (with_timeout && !timeout.is_none()).then(|| Held::Owned(timeout.clone())),
+            retries: plan.retries,
+            // Never slept on without retries: a pystator spec is then not asked for it.
+            backoff: Held::Owned(if plan.retries == 0 {
+                py.None().into_bound(py)
+            } else {
+                plan.backoff.bind(py).clone()
+            }),
+            spec: None,
+            source: Some(Held::Borrowed(spec)),
+            when,
+            depth: 0,
+            plan: Some(plan),
+        }))
+    }
+
     /// pystator's own spec read straight from its slots ([`Slots`]), with what
     /// reading the attributes would give; None when the slots cannot be used (class
     /// modified since it was trusted, a field deleted, or a `when` the contract reads
@@ -1120,17 +1197,9 @@ impl<'a, 'py> Job<'a, 'py> {
         contract: Contract,
     ) -> PyResult<Option<Self>> {
         let Some(slots) = Slots::current(&SPEC_SLOTS, spec) else { return Ok(None) };
-        let [Some(name), Some(params), Some(timeout), Some(retry), Some(backoff), when] = slots.read(spec) else {
-            return Ok(None);
-        };
-        let when = if contract.has_when() {
-            match when {
-                Some(when) => (!when.is_none()).then_some(Held::Owned(when)),
-                None => return Ok(None), // no `when` slot (0.0.25's class), or emptied
-            }
-        } else {
-            None
-        };
+        // The fields the attribute path reads, in its order (SPEC_SLOT_FIELDS indices);
+        // an empty slot sends the whole spec to that path.
+        let (Some(name), Some(params)) = (slots.get(spec, 0), slots.get(spec, 1)) else { return Ok(None) };
         let py = spec.py();
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
         // pystator's has_params is bool(params).
@@ -1138,19 +1207,34 @@ impl<'a, 'py> Job<'a, 'py> {
             Ok(d) => !d.is_empty(),
             Err(_) => params.is_truthy()?,
         };
-        let timeout = if with_timeout && !timeout.is_none() {
-            check_number("ActionSpec.timeout", &timeout)?;
-            Some(timeout)
+        let timeout = if with_timeout {
+            let Some(timeout) = slots.get(spec, 2) else { return Ok(None) };
+            if timeout.is_none() {
+                None
+            } else {
+                check_number("ActionSpec.timeout", &timeout)?;
+                Some(timeout)
+            }
         } else {
             None
         };
+        let Some(retry) = slots.get(spec, 3) else { return Ok(None) };
         let retries = check_retry("ActionSpec.retry", &retry)?;
         let backoff = if retries == 0 {
             // Never slept on: a pystator spec without retries is not asked for it.
             py.None().into_bound(py)
         } else {
+            let Some(backoff) = slots.get(spec, 4) else { return Ok(None) };
             check_number("ActionSpec.retry_backoff", &backoff)?;
             backoff
+        };
+        let when = if contract.has_when() {
+            match slots.get(spec, 5) {
+                Some(when) => (!when.is_none()).then_some(Held::Owned(when)),
+                None => return Ok(None), // no `when` slot (0.0.25's class), or emptied
+            }
+        } else {
+            None
         };
         Ok(Some(Self {
             name: Held::Owned(name),
@@ -1162,6 +1246,7 @@ impl<'a, 'py> Job<'a, 'py> {
             source: Some(Held::Borrowed(spec)),
             when,
             depth: 0,
+            plan: None,
         }))
     }
 }
@@ -1204,21 +1289,52 @@ impl<const N: usize> Slots<N> {
         (class.as_ptr() as usize == slots.class && version == slots.version).then_some(slots)
     }
 
-    /// The fields, in SPEC_SLOT_FIELDS order (None: an empty slot, or a field the
-    /// class does not have).
-    fn read<'py>(&self, spec: &Bound<'py, PyAny>) -> [Option<Bound<'py, PyAny>>; N] {
-        self.offsets.map(|offset| {
-            if offset == 0 {
-                return None;
+    /// Field `i` (in the `*_SLOT_FIELDS` order): None for an empty slot, or a field
+    /// the class does not have. Fields are read one at a time, where they are needed,
+    /// as reading the attributes would.
+    fn get<'py>(&self, obj: &Bound<'py, PyAny>, i: usize) -> Option<Bound<'py, PyAny>> {
+        let offset = self.offsets[i];
+        if offset == 0 {
+            return None;
+        }
+        // SAFETY: `obj` is an instance of the class these offsets were taken from
+        // (checked by `current`), whose layout a class cannot change; each offset is
+        // that of an object slot (Py_T_OBJECT_EX member). The GIL is held.
+        unsafe {
+            let slot = obj.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
+            Bound::from_borrowed_ptr_or_opt(obj.py(), *slot)
+        }
+    }
+
+    /// The object in field `i`, only to compare (null: empty, or not a field of the class).
+    fn ptr(&self, obj: &Bound<'_, PyAny>, i: usize) -> *mut ffi::PyObject {
+        let offset = self.offsets[i];
+        if offset == 0 {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as in `get`; the pointer is only compared.
+        unsafe { *obj.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
+    }
+
+    /// Whether field `i` holds exactly `True` (Some(true)) or `False` (Some(false)),
+    /// read without taking a reference; None for anything else.
+    fn get_bool(&self, obj: &Bound<'_, PyAny>, i: usize) -> Option<bool> {
+        let offset = self.offsets[i];
+        if offset == 0 {
+            return None;
+        }
+        // SAFETY: as in `get`; the pointer is only compared.
+        let value = unsafe { *obj.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() };
+        // SAFETY: the addresses of CPython's static bool singletons.
+        unsafe {
+            if value == ffi::Py_True() {
+                Some(true)
+            } else if value == ffi::Py_False() {
+                Some(false)
+            } else {
+                None
             }
-            // SAFETY: `spec` is an instance of the class these offsets were taken from
-            // (checked by `current`), whose layout a class cannot change; each offset
-            // is that of an object slot (Py_T_OBJECT_EX member). The GIL is held.
-            unsafe {
-                let slot = spec.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
-                Bound::from_borrowed_ptr_or_opt(spec.py(), *slot)
-            }
-        })
+        }
     }
 
     /// Publishes the slot offsets of `class` when each field is a plain object slot
@@ -1286,6 +1402,121 @@ impl<const N: usize> Slots<N> {
     }
 }
 
+/// What a trusted pystator spec was found to be: the objects its fields held (name,
+/// timeout, retry, retry_backoff, when), checked and converted as [`Job::from_spec`]
+/// does, and its registry key with where that key was last found (as our own spec
+/// keeps them). A spec is read from its plan while its slots hold these very objects
+/// (params are read at every use: a dict's contents can change); the plan holds them,
+/// so no other object can take their addresses meanwhile. pystator's machines reuse
+/// their specs for every event: the plan spares reading, checking and hashing their
+/// fields each time.
+pub struct Plan {
+    name: Py<PyString>,
+    timeout: Py<PyAny>,
+    retry: Py<PyAny>,
+    backoff: Py<PyAny>,
+    /// None: the class has no `when` slot, or it is empty.
+    when: Option<Py<PyAny>>,
+    retries: u64,
+    pub key: Box<[u8]>,
+    pub remembered: AtomicU64,
+}
+
+impl Plan {
+    /// The plan for a spec whose fields all read and check cleanly; None otherwise
+    /// (the slow path then raises what reading it raises).
+    fn make(slots: &Slots<6>, spec: &Bound<'_, PyAny>) -> Option<Arc<Self>> {
+        let name = slots.get(spec, 0)?.cast_into::<PyString>().ok()?;
+        let timeout = slots.get(spec, 2)?;
+        if !timeout.is_none() {
+            check_number("ActionSpec.timeout", &timeout).ok()?;
+        }
+        let retry = slots.get(spec, 3)?;
+        let retries = check_retry("ActionSpec.retry", &retry).ok()?;
+        let backoff = slots.get(spec, 4)?;
+        if retries > 0 {
+            check_number("ActionSpec.retry_backoff", &backoff).ok()?;
+        }
+        let key = name_key(&name).ok()?.into_owned().into_boxed_slice();
+        Some(Arc::new(Self {
+            when: slots.get(spec, 5).map(Bound::unbind),
+            name: name.unbind(),
+            timeout: timeout.unbind(),
+            retry: retry.unbind(),
+            backoff: backoff.unbind(),
+            retries,
+            key,
+            remembered: AtomicU64::new(0),
+        }))
+    }
+
+    /// Whether `spec`'s slots still hold the objects this plan was made of.
+    fn holds(&self, slots: &Slots<6>, spec: &Bound<'_, PyAny>) -> bool {
+        let when = self.when.as_ref().map_or(std::ptr::null_mut(), Py::as_ptr);
+        slots.ptr(spec, 0) == self.name.as_ptr()
+            && slots.ptr(spec, 2) == self.timeout.as_ptr()
+            && slots.ptr(spec, 3) == self.retry.as_ptr()
+            && slots.ptr(spec, 4) == self.backoff.as_ptr()
+            && slots.ptr(spec, 5) == when
+    }
+}
+
+/// The plans, remembered by spec address in a small direct-mapped table (a spec
+/// colliding with another replaces its plan). Only builds with a GIL: the trusted
+/// slots a plan is made from are not used on free-threaded builds.
+#[cfg(not(Py_GIL_DISABLED))]
+mod plans {
+    use std::cell::UnsafeCell;
+    use std::sync::Arc;
+
+    use pyo3::prelude::*;
+
+    use super::Plan;
+
+    const SIZE: usize = 256;
+
+    struct Table(UnsafeCell<[Option<Arc<Plan>>; SIZE]>);
+
+    // SAFETY: the table is only touched with the GIL held (every access takes a `Bound`,
+    // so the caller is attached), on builds where the GIL serialises Python threads;
+    // each access is a single clone or swap during which no Python code runs (a plan
+    // replaced is dropped after the swap).
+    unsafe impl Sync for Table {}
+
+    static TABLE: Table = Table(UnsafeCell::new([const { None }; SIZE]));
+
+    fn index(spec: &Bound<'_, PyAny>) -> usize {
+        // Fibonacci hashing of the address (objects are 16-byte aligned).
+        (spec.as_ptr() as usize >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SIZE.trailing_zeros())
+    }
+
+    pub fn get(spec: &Bound<'_, PyAny>) -> Option<Arc<Plan>> {
+        // SAFETY: see `Table`.
+        unsafe { (*TABLE.0.get())[index(spec)].clone() }
+    }
+
+    pub fn put(spec: &Bound<'_, PyAny>, plan: Arc<Plan>) {
+        // SAFETY: see `Table`.
+        let old = unsafe { (*TABLE.0.get())[index(spec)].replace(plan) };
+        drop(old); // may run Python code (a `when` finalizer): after the swap
+    }
+}
+
+#[cfg(Py_GIL_DISABLED)]
+mod plans {
+    use std::sync::Arc;
+
+    use pyo3::prelude::*;
+
+    use super::Plan;
+
+    pub fn get(_spec: &Bound<'_, PyAny>) -> Option<Arc<Plan>> {
+        None
+    }
+
+    pub fn put(_spec: &Bound<'_, PyAny>, _plan: Arc<Plan>) {}
+}
+
 fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
     spec.getattr(name).map_err(|_| {
         PyTypeError::new_err(format!("action spec must have a '{name}' attribute, got {}", type_name(spec)))
@@ -1320,11 +1551,12 @@ impl<'py> AllSpecs<'_, 'py> {
         phases.iter().copied().chain(read).flat_map(|t| t.as_slice())
     }
 
-    pub fn len(&self) -> usize {
+    /// The specs as up to three runs, in order (a foreign transition's in one).
+    pub fn runs(&self) -> [&[Bound<'py, PyAny>]; 3] {
         match self {
-            AllSpecs::Phases(phases) => phases.iter().map(|t| t.len()).sum(),
-            AllSpecs::Read(read) => read.iter().map(|t| t.len()).sum(),
-            AllSpecs::Tuple(tuple) => tuple.len(),
+            AllSpecs::Phases([a, b, c]) => [a.as_slice(), b.as_slice(), c.as_slice()],
+            AllSpecs::Read([a, b, c]) => [a.as_slice(), b.as_slice(), c.as_slice()],
+            AllSpecs::Tuple(tuple) => [tuple.as_slice(), &[], &[]],
         }
     }
 }
@@ -1381,13 +1613,17 @@ impl<'a, 'py> TransitionView<'a, 'py> {
     pub fn success(&self) -> PyResult<bool> {
         match self {
             TransitionView::Ours(tr) => tr.get().success.bind(tr.py()).is_truthy(),
-            TransitionView::Pystator(tr) => match Slots::current(&TRANSITION_SLOTS, tr) {
-                Some(slots) => match slots.read(tr) {
-                    [Some(success), ..] => success.is_truthy(),
-                    _ => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
-                },
-                None => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
-            },
+            TransitionView::Pystator(tr) => {
+                if let Some(slots) = Slots::current(&TRANSITION_SLOTS, tr) {
+                    if let Some(success) = slots.get_bool(tr, 0) {
+                        return Ok(success);
+                    }
+                    if let Some(success) = slots.get(tr, 0) {
+                        return success.is_truthy();
+                    }
+                }
+                Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy()
+            }
             TransitionView::Foreign(tr) => Self::attr(tr, intern!(tr.py(), "success"))?.is_truthy(),
         }
     }
@@ -1414,8 +1650,8 @@ impl<'a, 'py> TransitionView<'a, 'py> {
             TransitionView::Pystator(tr) | TransitionView::Foreign(tr) => {
                 let py = tr.py();
                 if let TransitionView::Pystator(_) = self {
-                    if let Some([_, Some(exit), Some(transition), Some(enter)]) =
-                        Slots::current(&TRANSITION_SLOTS, tr).map(|slots| slots.read(tr))
+                    if let Some((Some(exit), Some(transition), Some(enter))) = Slots::current(&TRANSITION_SLOTS, tr)
+                        .map(|slots| (slots.get(tr, 1), slots.get(tr, 2), slots.get(tr, 3)))
                     {
                         return Ok([
                             tuple_of("transition_result.on_exit_actions", exit)?,

@@ -256,6 +256,7 @@ pub fn is_transient(error: &Bound<'_, PyAny>) -> bool {
 }
 
 /// `ActionNotFoundError(message, action_name=name)`.
+#[cold]
 pub fn action_not_found(py: Python<'_>, message: String, name: &Bound<'_, PyAny>) -> PyErr {
     match defs(py) {
         Ok(d) => match d.action_not_found.bind(py).call1((message, name)) {
@@ -289,18 +290,21 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// A TypeError naming what was expected and what came.
+#[cold]
 pub fn type_error(what: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!("{what} must be {expected}, got {}", type_name(got)))
 }
 
 /// Logs through the actions logger (`ferrostator.actions`, or pystator's while
 /// installed): `logger.<level>(fmt, *args)`.
+#[cold]
 pub fn log(py: Python<'_>, level: &str, args: Bound<'_, PyTuple>) -> PyResult<()> {
     defs(py)?.logger(py)?.call_method1(level, args)?;
     Ok(())
 }
 
 /// `logger.exception(fmt, *args, exc_info=error)` outside an `except` block.
+#[cold]
 pub fn log_exception(py: Python<'_>, args: Bound<'_, PyTuple>, error: &Bound<'_, PyAny>) -> PyResult<()> {
     let kwargs = PyDict::new(py);
     kwargs.set_item(intern!(py, "exc_info"), error)?;

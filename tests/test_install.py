@@ -553,6 +553,70 @@ def test_pystators_objects_are_read_as_they_are_now(installed):
     assert [r.result for r in executor.execute(odd, {}).action_results] == [("a", None)]
 
 
+def test_pystator_spec_plans_follow_every_change() -> None:
+    """What a pystator spec was found to be is remembered per spec (its plan) and
+    used only while the spec's slots hold the same objects and the registry table is
+    the same: a registry change, a field replaced, a field of the wrong type and more
+    specs than the plans table holds are all seen as reading the spec afresh sees them.
+    In a subprocess: trusting pystator's classes lasts for the process."""
+    out = _run_python(
+        """
+        import ferrostator
+        ferrostator.install()
+        import pystator.actions as pa
+        reg = pa.ActionRegistry()
+        calls = []
+        def make(tag):
+            def action(ctx):
+                calls.append(tag)
+                if ctx.get("fail"):
+                    raise ConnectionError("transient")
+            return action
+        reg.register("a", make("a"))
+        reg.register("b", make("b"))
+        ex = pa.ActionExecutor(reg, log_execution=False)
+        spec = pa.ActionSpec("a")
+        tr = pa.TransitionResult(success=True, source_state="s", target_state="t",
+                                 trigger="go", actions_to_execute=(spec,))
+        def run(**ctx):
+            return [(r.action_name, r.status.value) for r in ex.execute(tr, ctx).action_results]
+        print(run(), run())
+        reg.unregister("a")
+        print(run())
+        reg.register("a", make("a2"))
+        run()
+        object.__setattr__(spec, "name", "b")
+        print(run(), calls)
+        object.__setattr__(spec, "retry", 2)
+        object.__setattr__(spec, "retry_backoff", 0.0)
+        calls.clear()
+        print(run(fail=True), calls)
+        for retry in ("2", 0):
+            object.__setattr__(spec, "retry", retry)
+            try:
+                print(run())
+            except TypeError as exc:
+                print(exc)
+        specs = tuple(pa.ActionSpec("a" if i % 3 else "b") for i in range(1000))
+        many = pa.TransitionResult(success=True, source_state="s", target_state="t",
+                                   trigger="go", actions_to_execute=specs)
+        calls.clear()
+        ex.execute(many, {})
+        ex.execute(many, {})
+        print(calls == [("a2" if i % 3 else "b") for i in range(1000)] * 2)
+        """
+    )
+    assert out.splitlines() == [
+        "[('a', 'ok')] [('a', 'ok')]",
+        "[('a', 'skipped')]",
+        "[('b', 'ok')] ['a', 'a', 'a2', 'b']",
+        "[('b', 'failed')] ['b', 'b', 'b']",
+        "ActionSpec.retry must be an int, got str",
+        "[('b', 'ok')]",
+        "True",
+    ]
+
+
 def test_pystator_objects_read_as_they_are_now() -> None:
     """The executor reads pystator's own specs and transitions from their slots: a
     field changed with object.__setattr__, emptied, or shadowed by a property set on
