@@ -102,6 +102,10 @@ bench: build-v47 ## Benchmarks side by side with pystator: 0.0.25 (seed), then 0
 	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
 	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make bench-scaling builds it)"; fi
 
+.PHONY: cachesim
+cachesim: build-dev ## The end-to-end sync row under valgrind's cache simulator: ferrostator vs the ceiling, counted, not timed (needs valgrind)
+	$(PY) benches/cachesim.py
+
 # Thread scaling (and `make test-threads-ft`) need a free-threaded CPython (FT_VERSION,
 # from the `make pythons` cache, built when missing): its own venv and target directory,
 # a release build, GIL disabled.
