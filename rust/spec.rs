@@ -1289,52 +1289,33 @@ impl<const N: usize> Slots<N> {
         (class.as_ptr() as usize == slots.class && version == slots.version).then_some(slots)
     }
 
-    /// Field `i` (in the `*_SLOT_FIELDS` order): None for an empty slot, or a field
-    /// the class does not have. Fields are read one at a time, where they are needed,
-    /// as reading the attributes would.
-    fn get<'py>(&self, obj: &Bound<'py, PyAny>, i: usize) -> Option<Bound<'py, PyAny>> {
-        let offset = self.offsets[i];
-        if offset == 0 {
-            return None;
-        }
-        // SAFETY: `obj` is an instance of the class these offsets were taken from
-        // (checked by `current`), whose layout a class cannot change; each offset is
-        // that of an object slot (Py_T_OBJECT_EX member). The GIL is held.
-        unsafe {
-            let slot = obj.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
-            Bound::from_borrowed_ptr_or_opt(obj.py(), *slot)
-        }
-    }
-
-    /// The object in field `i`, only to compare (null: empty, or not a field of the class).
+    /// The object in field `i` (in the `*_SLOT_FIELDS` order), without a reference of
+    /// its own: null for an empty slot, or a field the class does not have.
     fn ptr(&self, obj: &Bound<'_, PyAny>, i: usize) -> *mut ffi::PyObject {
         let offset = self.offsets[i];
         if offset == 0 {
             return std::ptr::null_mut();
         }
-        // SAFETY: as in `get`; the pointer is only compared.
+        // SAFETY: `obj` is an instance of the class these offsets were taken from
+        // (checked by `current`), whose layout a class cannot change; each offset is
+        // that of an object slot (Py_T_OBJECT_EX member). The GIL is held.
         unsafe { *obj.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
+    }
+
+    /// Field `i`: None for an empty slot, or a field the class does not have. Fields
+    /// are read one at a time, where they are needed, as reading the attributes would.
+    fn get<'py>(&self, obj: &Bound<'py, PyAny>, i: usize) -> Option<Bound<'py, PyAny>> {
+        // SAFETY: `ptr` is null or a live object the slot holds a reference to.
+        unsafe { Bound::from_borrowed_ptr_or_opt(obj.py(), self.ptr(obj, i)) }
     }
 
     /// Whether field `i` holds exactly `True` (Some(true)) or `False` (Some(false)),
     /// read without taking a reference; None for anything else.
     fn get_bool(&self, obj: &Bound<'_, PyAny>, i: usize) -> Option<bool> {
-        let offset = self.offsets[i];
-        if offset == 0 {
-            return None;
-        }
-        // SAFETY: as in `get`; the pointer is only compared.
-        let value = unsafe { *obj.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() };
-        // SAFETY: the addresses of CPython's static bool singletons.
-        unsafe {
-            if value == ffi::Py_True() {
-                Some(true)
-            } else if value == ffi::Py_False() {
-                Some(false)
-            } else {
-                None
-            }
-        }
+        let value = self.ptr(obj, i);
+        // SAFETY: the addresses of CPython's static bool singletons, only compared.
+        let (yes, no) = unsafe { (ffi::Py_True(), ffi::Py_False()) };
+        (value == yes || value == no).then_some(value == yes)
     }
 
     /// Publishes the slot offsets of `class` when each field is a plain object slot
