@@ -33,13 +33,19 @@ help: ## Show this help
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv with the build, test and reference packages
 
+# Release builds of the extension are profile-guided: scripts/pgo.sh prints the rustc
+# flags for the profile of benches/pgo_train.py on this exact source (made, ~1 minute,
+# and cached in target/pgo/ when missing), or nothing (a plain release build) when no
+# llvm-profdata can be had. FERRO_PGO=0 turns it off.
+PGO_RUSTFLAGS = $$(bash scripts/pgo.sh $(abspath $(PY)))
+
 .PHONY: build-dev
-build-dev: install ## Build the extension (release mode, thin LTO) into .venv
-	maturin develop --release -q
+build-dev: install ## Build the extension (release mode, fat LTO, profile-guided) into .venv
+	RUSTFLAGS="$(PGO_RUSTFLAGS)" maturin develop --release -q
 
 .PHONY: build-prod
-build-prod: install ## Build a fully optimised wheel into dist/
-	maturin build --release --out dist
+build-prod: install ## Build a fully optimised (profile-guided) wheel into dist/
+	RUSTFLAGS="$(PGO_RUSTFLAGS)" maturin build --release --out dist
 
 .PHONY: demo
 demo: build-dev ## Build, then run the order-lifecycle demo (side by side with pystator)
@@ -72,7 +78,8 @@ test-pystator-suite: build-dev $(VENV)/.pystator-suite ## pystator's own suite a
 .PHONY: build-v47
 build-v47: build-dev $(V47)/.installed ## Install the built extension into .venvs/v47 (pystator 0.0.47's venv)
 	$(V47_PY) -c "import ferrostator.v47" 2>/dev/null || \
-		VIRTUAL_ENV=$(abspath $(V47)) PATH=$(abspath $(V47))/bin:$$PATH $(abspath $(V47))/bin/maturin develop --release -q
+		RUSTFLAGS="$(PGO_RUSTFLAGS)" VIRTUAL_ENV=$(abspath $(V47)) PATH=$(abspath $(V47))/bin:$$PATH \
+		$(abspath $(V47))/bin/maturin develop --release -q
 
 .PHONY: test-v47
 test-v47: build-v47 ## pystator 0.0.47's own action tests against ferrostator.v47, then tests_v47 (differential) and the e2e bench harness
@@ -169,7 +176,7 @@ $(VENV)/.uvloop: requirements-uvloop.txt $(VENV)/.installed
 .PHONY: wheel
 wheel: $(VENV)/.wheel-tools ## Release wheel for WHEEL_PYTHON, manylinux2014 x86_64 (zig), into dist/
 	rm -rf $(DIST)/.wheel-build
-	CARGO_ZIGBUILD_PYTHON_PATH=$(abspath $(PY)) \
+	CARGO_ZIGBUILD_PYTHON_PATH=$(abspath $(PY)) RUSTFLAGS="$(PGO_RUSTFLAGS)" \
 	maturin build --release --locked --zig --compatibility manylinux2014 --auditwheel check \
 		--interpreter $(WHEEL_PYTHON) --out $(DIST)/.wheel-build
 	$(PY) -m auditwheel show $(DIST)/.wheel-build/*.whl
