@@ -124,7 +124,6 @@ impl Executor {
     }
 
     /// The arguments of the prelude's built-in action runners.
-    #[inline(never)]
     pub fn builtin_args<'py>(
         slf: &Bound<'py, Self>,
         job: &Job<'_, 'py>,
@@ -206,7 +205,6 @@ impl Executor {
 
     /// A job whose action is not registered: skipped (logged), or, in strict mode,
     /// ActionNotFoundError.
-    #[inline(never)]
     fn missing(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<Res> {
         if self.strict.load(Ordering::Relaxed) {
             return Err(action_not_found(py, format!("Action '{name}' not registered (strict mode)"), name.as_any()));
@@ -226,7 +224,6 @@ impl Executor {
 
     /// The entry for a retry attempt: looked up again, as the action may have been
     /// unregistered or replaced meanwhile.
-    #[inline(never)]
     pub fn entry_for_attempt(
         &self,
         py: Python<'_>,
@@ -285,7 +282,6 @@ impl Executor {
     /// called `func(ctx, **params)` if its signature takes keyword arguments; an async
     /// action, or an awaitable returned, fails at once (no retry, nothing logged); an
     /// exception raised is logged with its traceback and retried when transient.
-    #[inline(never)]
     fn attempt_kwargs_sync(
         &self,
         py: Python<'_>,
@@ -440,7 +436,6 @@ impl Executor {
 }
 
 /// pystator 0.0.47's `when`: the skipped result when it is false, None when it holds.
-#[inline(never)]
 fn when_false(
     py: Python<'_>,
     name: &Bound<'_, PyString>,
@@ -457,7 +452,6 @@ fn when_false(
 
 /// `time.sleep` for the backoff before a retry (looked up at each sleep so tests can
 /// patch it).
-#[inline(never)]
 fn sleep_before(py: Python<'_>, job: &Job<'_, '_>, attempt: u64) -> PyResult<()> {
     let delay = backoff_delay(py, job, attempt)?;
     defs(py)?.time_module.bind(py).getattr(pyo3::intern!(py, "sleep"))?.call1((delay,))?;

@@ -1080,13 +1080,8 @@ impl<'a, 'py> Job<'a, 'py> {
         let name = attr(intern!(py, "name"))?;
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
         let params = if trusted {
-            // pystator's has_params is bool(params).
             let params = attr(intern!(py, "params"))?;
-            let has_params = match params.cast_exact::<PyDict>() {
-                Ok(d) => !d.is_empty(),
-                Err(_) => params.is_truthy()?,
-            };
-            has_params.then_some(params)
+            pystator_has_params(&params)?.then_some(params)
         } else if attr(intern!(py, "has_params"))?.is_truthy()? {
             Some(attr(intern!(py, "params"))?)
         } else {
@@ -1162,11 +1157,7 @@ impl<'a, 'py> Job<'a, 'py> {
             None
         };
         let Some(params) = slots.get(spec, 1) else { return Ok(None) };
-        // pystator's has_params is bool(params).
-        let has_params = match params.cast_exact::<PyDict>() {
-            Ok(d) => !d.is_empty(),
-            Err(_) => params.is_truthy()?,
-        };
+        let has_params = pystator_has_params(&params)?;
         let timeout = plan.timeout.bind(py);
         Ok(Some(Self {
             name: Held::Owned(plan.name.bind(py).clone()),
@@ -1202,11 +1193,7 @@ impl<'a, 'py> Job<'a, 'py> {
         let (Some(name), Some(params)) = (slots.get(spec, 0), slots.get(spec, 1)) else { return Ok(None) };
         let py = spec.py();
         let name = name.cast_into::<PyString>().map_err(|e| type_error("ActionSpec.name", "a str", &e.into_inner()))?;
-        // pystator's has_params is bool(params).
-        let has_params = match params.cast_exact::<PyDict>() {
-            Ok(d) => !d.is_empty(),
-            Err(_) => params.is_truthy()?,
-        };
+        let has_params = pystator_has_params(&params)?;
         let timeout = if with_timeout {
             let Some(timeout) = slots.get(spec, 2) else { return Ok(None) };
             if timeout.is_none() {
@@ -1496,6 +1483,15 @@ mod plans {
     }
 
     pub fn put(_spec: &Bound<'_, PyAny>, _plan: Arc<Plan>) {}
+}
+
+/// pystator's `ActionSpec.has_params`: `bool(params)` (an exact dict's emptiness read
+/// directly).
+fn pystator_has_params(params: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match params.cast_exact::<PyDict>() {
+        Ok(d) => Ok(!d.is_empty()),
+        Err(_) => params.is_truthy(),
+    }
 }
 
 fn spec_attr<'py>(spec: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {

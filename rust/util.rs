@@ -297,14 +297,12 @@ pub fn type_error(what: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
 
 /// Logs through the actions logger (`ferrostator.actions`, or pystator's while
 /// installed): `logger.<level>(fmt, *args)`.
-#[cold]
 pub fn log(py: Python<'_>, level: &str, args: Bound<'_, PyTuple>) -> PyResult<()> {
     defs(py)?.logger(py)?.call_method1(level, args)?;
     Ok(())
 }
 
 /// `logger.exception(fmt, *args, exc_info=error)` outside an `except` block.
-#[cold]
 pub fn log_exception(py: Python<'_>, args: Bound<'_, PyTuple>, error: &Bound<'_, PyAny>) -> PyResult<()> {
     let kwargs = PyDict::new(py);
     kwargs.set_item(intern!(py, "exc_info"), error)?;
