@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import logging
 import os
 import re
 import shutil
@@ -51,8 +50,6 @@ def child(variant: str, events: int, repeats: int) -> None:
 
     import ferrostator  # noqa: PLC0415
 
-    for name in ("pystator", "ferrostator"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
     stream = e2e._engine.events(events, events // 5, seed=2026)
     machine, executor, shop = e2e._setup(variant)
 
@@ -72,12 +69,13 @@ def child(variant: str, events: int, repeats: int) -> None:
         ferrostator.install()
     gc.collect()
     gc.freeze()
-    for _ in range(WARMUP):
-        run(False)
-    gc.collect()
-    gc.disable()
-    for _ in range(repeats):
-        run(True)
+    with e2e.workloads.records_dropped():
+        for _ in range(WARMUP):
+            run(False)
+        gc.collect()
+        gc.disable()
+        for _ in range(repeats):
+            run(True)
 
 
 def simulate(variant: str, events: int, repeats: int) -> dict[str, float]:

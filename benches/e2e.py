@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import gc
 import importlib
-import logging
 import statistics
 import sys
 import time
@@ -51,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import _engine  # noqa: E402  (tests/_engine.py: the machine, its actions, the stream)
 import pystator  # noqa: E402
 import pystator.actions  # noqa: E402
+import workloads  # noqa: E402  (benches/workloads.py, beside this file)
 from pystator.effects import apply_effect  # noqa: E402
 
 import ferrostator  # noqa: E402
@@ -409,20 +409,10 @@ FULL, QUICK = (400, 201), (300, 31)
 def measure(
     events: int = FULL[0], repeats: int = FULL[1]
 ) -> tuple[list[list[str]], list[list[str]]]:
-    """The end-to-end table's rows and the interop table's rows."""
-    # Skipped actions log a WARNING and failing ones an ERROR with a traceback: the
-    # records are dropped by the loggers' level check here (the same check for
-    # pystator and ferrostator), so that the logging framework's formatting and
-    # output, which the ceiling does not do, is not counted as executor overhead.
-    loggers = [logging.getLogger(name) for name in ("pystator", "ferrostator")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
+    """The end-to-end table's rows and the interop table's rows (log records dropped:
+    see ``workloads.records_dropped``)."""
+    with workloads.records_dropped():
         return _measure(events, repeats)
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def _measure(events: int, repeats: int) -> tuple[list[list[str]], list[list[str]]]:

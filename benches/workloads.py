@@ -28,11 +28,13 @@ Nothing here times anything: the callers do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import logging
 import os
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +58,29 @@ PUBLIC_NAMES = (
     "ExecutionResult",
     "TransitionResult",
 )
+
+
+#: The loggers the actions' records go to: pystator's (also ferrostator's while
+#: installed) and ferrostator's.
+ACTION_LOGGERS = ("pystator", "ferrostator")
+
+
+@contextlib.contextmanager
+def records_dropped() -> Iterator[None]:
+    """Skipped actions log a WARNING and failing ones an ERROR with a traceback: inside
+    this block their records are dropped by the loggers' level check (the same check
+    for pystator and ferrostator), so that the logging framework's formatting and
+    output, which a ceiling or a floor does not do, is not counted. The levels are
+    restored after."""
+    loggers = [logging.getLogger(name) for name in ACTION_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class ImplementationUnavailable(Exception):
