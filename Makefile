@@ -57,11 +57,12 @@ THREADS ?= 4
 PYTEST_THREADS = $(PY) -m pytest --parallel-threads=$(THREADS)
 
 .PHONY: test
-test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suites (0.0.25, 0.0.47), test-v47
+test: build-dev $(VENV)/.pystator-suite ## Build, then run every test: pytest, cargo test, pytest multi-threaded, pystator's suites (0.0.25, 0.0.47), simpleeval's suite, test-v47
 	$(PY) -m pytest -q
 	bash scripts/cargo_test.sh $(abspath $(PY)) -q
 	$(PYTEST_THREADS)
 	$(PY) tests/pystator_suite/run_suite.py
+	$(PY) tests/simpleeval_suite/run_suite.py
 	$(MAKE) --no-print-directory test-v47
 	$(MAKE) --no-print-directory test-pystator-suite-v47
 
@@ -74,6 +75,12 @@ $(VENV)/.pystator-suite: requirements-pystator-suite.txt $(VENV)/.installed
 .PHONY: test-pystator-suite
 test-pystator-suite: build-dev $(VENV)/.pystator-suite ## pystator's own suite as it is and with ferrostator.install(): same outcomes
 	$(PY) tests/pystator_suite/run_suite.py
+
+# simpleeval's own tests, likewise from its sdist: as they are, then with SimpleEval.eval
+# routed through ferrostator's expression engine wherever the engine mirrors the evaluator.
+.PHONY: test-simpleeval-suite
+test-simpleeval-suite: build-dev ## simpleeval's own suite as it is and on ferrostator's expression engine: same outcomes
+	$(PY) tests/simpleeval_suite/run_suite.py
 
 .PHONY: build-v47
 build-v47: build-dev $(V47)/.installed ## Install the built extension into .venvs/v47 (pystator 0.0.47's venv)

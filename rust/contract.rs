@@ -30,6 +30,11 @@ const BUILTIN_ACTIONS: [&str; 3] = ["_http", "_code", "_branch"];
 const EFFECTS: [&str; 7] = ["set", "timestamp", "increment", "decrement", "append", "clear", "compute"];
 const SEED_EFFECT_COUNT: usize = 6;
 
+/// The builtins expressions may call: the seed's are the first five.
+const EXPRESSION_FUNCTIONS: [&str; 12] =
+    ["len", "min", "max", "abs", "sum", "round", "str", "int", "float", "bool", "any", "all"];
+const SEED_EXPRESSION_FUNCTIONS: usize = 5;
+
 /// `branch` actions nest at most this deep (0.0.47's `MAX_BRANCH_DEPTH`).
 pub const MAX_BRANCH_DEPTH: u32 = 8;
 
@@ -75,6 +80,15 @@ impl Contract {
         match self {
             Contract::Seed => EFFECTS.split_at(SEED_EFFECT_COUNT).0,
             Contract::V47 => &EFFECTS,
+        }
+    }
+
+    /// The builtins an expression may call besides simpleeval's default functions:
+    /// 0.0.25's inline guards add five, 0.0.47's `pystator._expr` twelve.
+    pub const fn expression_functions(self) -> &'static [&'static str] {
+        match self {
+            Contract::Seed => EXPRESSION_FUNCTIONS.split_at(SEED_EXPRESSION_FUNCTIONS).0,
+            Contract::V47 => &EXPRESSION_FUNCTIONS,
         }
     }
 

@@ -58,6 +58,8 @@ fn load(py: Python<'_>) -> PyResult<Defs> {
     let namespace = PyDict::new(py);
     namespace.set_item("__name__", "ferrostator._core")?;
     namespace.set_item("__builtins__", py.import("builtins")?)?;
+    namespace.set_item("_contract_evaluator", pyo3::wrap_pyfunction!(crate::expr::_contract_evaluator, py)?)?;
+    namespace.set_item("_simpleeval_verified", pyo3::wrap_pyfunction!(crate::expr::_simpleeval_verified, py)?)?;
     py.run(PRELUDE, Some(&namespace), None)?;
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         namespace

@@ -115,7 +115,17 @@ pub fn apply(effect: &str, params: &Bound<'_, PyAny>, ctx: &Bound<'_, PyAny>, co
             }
         }
         "compute" if contract.effect_types().contains(&"compute") => {
-            call_prelude(py, "_v47_compute", pyo3::types::PyTuple::new(py, [params, ctx])?).map(drop)
+            if !crate::expr::_simpleeval_verified(py)? {
+                return call_prelude(py, "_v47_compute", pyo3::types::PyTuple::new(py, [params, ctx])?).map(drop);
+            }
+            for item in params.call_method0(intern!(py, "items"))?.try_iter()? {
+                let (key, expression): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+                match crate::expr::contract_value(py, contract, &expression, ctx)? {
+                    Some(value) => ctx.set_item(key, value)?,
+                    None => return Err(pyo3::exceptions::PyRuntimeError::new_err("simpleeval went away")),
+                }
+            }
+            Ok(())
         }
         other => Err(pyo3::exceptions::PyValueError::new_err(format!("Unknown effect type: {other}"))),
     }

@@ -442,8 +442,15 @@ fn when_false(
     when: &Bound<'_, PyAny>,
     ctx: &Bound<'_, PyAny>,
 ) -> PyResult<Option<Res>> {
-    let args = PyTuple::new(py, [when, ctx])?;
-    if call_prelude(py, "_v47_evaluate_when", args)?.is_truthy()? {
+    let native = match when.is_exact_instance_of::<PyString>() {
+        true => crate::expr::contract_bool(py, Contract::V47, when, ctx)?,
+        false => None,
+    };
+    let holds = match native {
+        Some(holds) => holds,
+        None => call_prelude(py, "_v47_evaluate_when", PyTuple::new(py, [when, ctx])?)?.is_truthy()?,
+    };
+    if holds {
         return Ok(None);
     }
     let reason = PyString::new(py, "when_condition_false").into_any().unbind();

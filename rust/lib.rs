@@ -8,6 +8,7 @@ mod defs;
 mod driver;
 mod effects;
 mod executor;
+mod expr;
 mod fanout;
 mod registry;
 mod results;
@@ -34,6 +35,8 @@ mod _core {
     #[pymodule_export]
     use crate::executor::{Executor, Executor47};
     #[pymodule_export]
+    use crate::expr::{Evaluator, _contract_evaluator, _expression_cache_size, _simpleeval_verified};
+    #[pymodule_export]
     use crate::fanout::{
         _complete, _fan_out, _parallel_start, _phased_start, _registry_all_start, _registry_start, _sequential_start,
         _spec_start, Batch,
@@ -50,6 +53,7 @@ mod _core {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ACTION_PARAMS_KEY", crate::util::ACTION_PARAMS_KEY)?;
         m.add("MAX_BRANCH_DEPTH", crate::contract::MAX_BRANCH_DEPTH)?;
+        m.add("VERIFIED_SIMPLEEVAL", crate::expr::VERIFIED_SIMPLEEVAL)?;
         m.add("_V47_EFFECT_TYPES", crate::contract::Contract::V47.effect_types())?;
         // pystator 0.0.47's classes of the same Python names, under names of their own.
         m.add("ActionSpec47", m.py().get_type::<crate::spec::ActionSpec47>())?;

@@ -22,13 +22,32 @@ class Contract:
     #: (``all_action_specs`` is exit + transition + enter, ``has_params`` is
     #: ``bool(params)``), so the executor may read their fields directly.
     reads_pystator_fields: bool = False
+    #: pystator's expression functions (``module:attribute``) and the functions of
+    #: ``ferrostator.expressions`` that replace them when simpleeval is a verified version.
+    expressions: tuple[tuple[str, str], ...] = ()
 
 
 #: pystator version -> its contract.
 CONTRACTS: dict[str, Contract] = {
-    "0.0.25": Contract("ferrostator.actions", reads_pystator_fields=True),
+    "0.0.25": Contract(
+        "ferrostator.actions",
+        reads_pystator_fields=True,
+        expressions=(("pystator.guards:_eval_expression", "evaluate_guard"),),
+    ),
     # 0.0.47's ActionSpec adds `when` and `custom` (read: `when`, under its contract).
-    "0.0.47": Contract("ferrostator.v47.actions", reads_pystator_fields=True),
+    # Its guards, `when`, `compute` and `_http` templates all go through pystator._expr;
+    # guards._eval_expression is replaced too (it imports evaluate_bool_expr per call).
+    "0.0.47": Contract(
+        "ferrostator.v47.actions",
+        reads_pystator_fields=True,
+        expressions=(
+            ("pystator._expr:evaluate_expr", "evaluate_expr"),
+            ("pystator._expr:evaluate_bool_expr", "evaluate_bool_expr"),
+            ("pystator._expr:render_template", "render_template"),
+            ("pystator._expr:render_template_value", "render_template_value"),
+            ("pystator.guards:_eval_expression", "evaluate_bool_expr"),
+        ),
+    ),
 }
 
 

@@ -1041,3 +1041,31 @@ def apply_effect(
 def action_results_to_payload(results: Iterable[_ResultLike]) -> list[dict[str, Any]]:
     """JSON-friendly rows, one per result: ``name``, ``status``, ``success``,
     ``skipped``, then ``error`` (as a string) and ``result`` when not None."""
+
+# -- expressions (rust/expr) -------------------------------------------------------
+
+#: The simpleeval versions the expression engine is verified against.
+VERIFIED_SIMPLEEVAL: Final[list[str]]
+
+@final
+class Evaluator:
+    """simpleeval expressions, compiled once per text and evaluated natively.
+
+    ``Evaluator(functions).eval(expr, names)`` answers as
+    ``s = simpleeval.SimpleEval(names=names); s.functions = functions; s.eval(expr)``
+    does: the same value, the same exception (simpleeval's classes and messages), the
+    same warnings. ``functions`` is held by reference and read at each call.
+    """
+
+    def __new__(cls, functions: dict[str, Any]) -> Evaluator: ...
+    @property
+    def functions(self) -> dict[str, Any]:
+        """The function table."""
+    def eval(self, expr: str, names: dict[str, Any]) -> Any:
+        """``expr``'s value with ``names`` as its variables."""
+    def eval_bool(self, expr: str, names: dict[str, Any]) -> bool:
+        """``bool(self.eval(expr, names))``."""
+
+def _contract_evaluator(contract: str) -> Evaluator | None: ...
+def _simpleeval_verified() -> bool: ...
+def _expression_cache_size() -> int: ...

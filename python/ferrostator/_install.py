@@ -36,9 +36,12 @@ class _Installation:
         self.originals = originals
         self.ours = ours
         self.previous_logger: Any = None
+        #: (module, attribute, pystator's function, ours) for each expression function.
+        self.expressions: list[tuple[ModuleType, str, Any, Any]] = []
 
 
 _current: _Installation | None = None
+_said_not_native = False
 
 
 def _pystator_version() -> str:
@@ -82,6 +85,55 @@ def _rebind(table: dict[int, Any]) -> None:
                 namespace[attr] = replacement[1]
 
 
+def _patch_expressions(installation: _Installation, wanted: Any) -> None:
+    """Puts ferrostator's expression functions in place of pystator's (the contract's
+    list), unless simpleeval is not a verified version: then says so, once."""
+    global _said_not_native
+    if not wanted.expressions:
+        return
+    from ferrostator import expressions
+
+    if not expressions.native():
+        if not _said_not_native:
+            _said_not_native = True
+            import warnings
+
+            from importlib import metadata
+
+            try:
+                found = f"simpleeval {metadata.version('simpleeval')} is installed"
+            except metadata.PackageNotFoundError:
+                found = "simpleeval is not installed"
+            warnings.warn(
+                f"ferrostator.install(): {found}; ferrostator's expression engine is verified "
+                f"with simpleeval {', '.join(expressions.VERIFIED_SIMPLEEVAL)} only, so "
+                "pystator's expressions keep running on pystator's own code",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return
+    for target, replacement in wanted.expressions:
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        installation.expressions.append(
+            (module, attr, getattr(module, attr), getattr(expressions, replacement))
+        )
+    _rebind({id(orig): (orig, ours) for _module, _attr, orig, ours in installation.expressions})
+
+
+def _unpatch_expressions(installation: _Installation) -> None:
+    """pystator's expression functions back where install() replaced them, and in the
+    modules that bound ours meanwhile."""
+    reverse: dict[int, tuple[Any, Any]] = {}
+    for module, attr, original, ours in installation.expressions:
+        if getattr(module, attr, None) is ours:
+            setattr(module, attr, original)
+        # ours may stand for two of pystator's (0.0.47's guard and evaluate_bool_expr):
+        # a module that imported it meanwhile took it from pystator._expr, listed first
+        reverse.setdefault(id(ours), (ours, original))
+    _rebind(reverse)
+
+
 def install() -> None:
     """Run pystator's actions through ferrostator, from now on.
 
@@ -92,6 +144,10 @@ def install() -> None:
     every loaded pystator module that bound them, so machines' default registries,
     ``Orchestrator``, ``machine.orchestrate()``, the worker and the builtins use
     ferrostator; action log records go to pystator's logger (``pystator.actions``).
+    pystator's expression functions (0.0.25: ``pystator.guards._eval_expression``;
+    0.0.47: ``pystator._expr``'s four and the guards') are replaced by
+    :mod:`ferrostator.expressions` when simpleeval is a verified version (otherwise a
+    RuntimeWarning, once, says they stay pystator's).
     Objects made before the call (a machine's registry, say) stay pystator's;
     ferrostator's executor accepts pystator's registries as they are.
 
@@ -121,6 +177,7 @@ def install() -> None:
             ours[name] = replacement
         installation = _Installation(version, originals, ours)
         _rebind({id(originals[name]): (originals[name], ours[name]) for name in originals})
+        _patch_expressions(installation, wanted)
         logger = getattr(target, "logger", None)
         if logger is not None:
             installation.previous_logger = _core._use_logger(logger)
@@ -143,6 +200,7 @@ def uninstall() -> None:
                 for name, original in installation.originals.items()
             }
         )
+        _unpatch_expressions(installation)
         if installation.previous_logger is not None:
             _core._use_logger(installation.previous_logger)
         _current = None
