@@ -4,7 +4,7 @@ pystator's executor, with ferrostator through ``ferrostator.install()``, and wit
 do-nothing executor that runs the same action bodies and effects and nothing else
 (the ceiling: what any executor could at best save).
 
-    python benches/e2e.py [--quick]
+    python benches/e2e.py [--quick] [--machine orders|expr]
 
 Rows: ``Orchestrator.process_event`` (sync), ``Orchestrator.async_process_event``
 (async, one event loop for the whole run), and ``machine.process`` followed by
@@ -24,6 +24,14 @@ It measures whichever pystator is installed: 0.0.25 (``.venv``; ferrostator.acti
 also reads the execution's results, so there the ceiling hands over one minimal result
 per action.
 
+``--machine expr`` (``measure_expr``; ``make bench``'s section after this one) runs the
+same machine driven by expressions instead (``_engine.expr_machine_config``: ``expr``
+guards, and under 0.0.47 ``when`` conditions and a ``compute`` effect) through
+``Orchestrator.process_event``. There the ceiling also evaluates every expression at
+next to no cost (``workloads.FreeExpressions``, patched into pystator for its repeats),
+and a fourth variant, pystator's executor with those free expressions, splits pystator's
+time between its expressions and the rest.
+
 The interop rows time ferrostator's executor alone on the transitions pystator's
 machine produced for the stream: on pystator's own ``TransitionResult``/``ActionSpec``
 objects, and on the same transitions converted to ferrostator's; with the machine's
@@ -35,12 +43,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,27 +115,30 @@ _NO_RESULTS = _Execution(())
 
 class Ceiling:
     """A do-nothing executor: runs each spec's action body (with its params, as the
-    contract hands them over) or effect, and nothing else — no retries, no logging, and
-    results only where the engine reads them (see ``ENGINE_READS_RESULTS``)."""
+    contract hands them over) or effect, when its ``when`` (0.0.47) holds, and nothing
+    else — no retries, no logging, and results only where the engine reads them (see
+    ``ENGINE_READS_RESULTS``)."""
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
         self.plans: dict[int, tuple[Any, ...]] = {}
 
     def _plan(self, spec: Any) -> tuple[Any, ...]:
-        """(action body, effect, params for the key, params as keyword arguments)."""
+        """(action body, effect, params for the key, params as keyword arguments,
+        ``when`` condition)."""
         plan = self.plans.get(id(spec))
         if plan is None:
+            when = getattr(spec, "when", None)  # 0.0.47's specs only
             if spec.name.startswith("_effect."):
-                plan = (None, spec.name[8:], spec.params, None)
+                plan = (None, spec.name[8:], spec.params, None, when)
             elif self.registry.has(spec.name):
                 params = spec.params or None
                 if PARAMS_AS_KWARGS:
-                    plan = (self.registry.get(spec.name), None, None, params)
+                    plan = (self.registry.get(spec.name), None, None, params, when)
                 else:
-                    plan = (self.registry.get(spec.name), None, params, None)
+                    plan = (self.registry.get(spec.name), None, params, None, when)
             else:
-                plan = (None, None, None, None)
+                plan = (None, None, None, None, when)
             self.plans[id(spec)] = plan
         return plan
 
@@ -135,7 +147,11 @@ class Ceiling:
             return _NO_RESULTS
         results: list[_Outcome] | None = [] if ENGINE_READS_RESULTS else None
         for spec in transition_result.all_action_specs:
-            func, effect, params, kwparams = self._plan(spec)
+            func, effect, params, kwparams, when = self._plan(spec)
+            if when is not None and not _when_holds(when, context):
+                if results is not None:
+                    results.append(_Outcome(spec.name, _WHEN_FALSE, None, True))
+                continue
             value = error = None
             if func is not None:
                 if params:
@@ -157,7 +173,11 @@ class Ceiling:
             return _NO_RESULTS
         results: list[_Outcome] | None = [] if ENGINE_READS_RESULTS else None
         for spec in transition_result.all_action_specs:
-            func, effect, params, kwparams = self._plan(spec)
+            func, effect, params, kwparams, when = self._plan(spec)
+            if when is not None and not _when_holds(when, context):
+                if results is not None:
+                    results.append(_Outcome(spec.name, _WHEN_FALSE, None, True))
+                continue
             value = error = None
             if func is not None:
                 if params:
@@ -177,11 +197,39 @@ class Ceiling:
         return _NO_RESULTS if results is None else _Execution(results)
 
 
+_WHEN_FALSE = "when_condition_false"
+
+
+def _when_holds(when: Any, context: dict[str, Any]) -> bool:
+    """A spec's ``when`` (pystator 0.0.47), evaluated by pystator's functions looked up at
+    each call, as its executor does: under ``FreeExpressions.patched()`` (the expression
+    machine's ceiling) an expression costs next to nothing."""
+    if isinstance(when, str):
+        return bool(sys.modules["pystator._expr"].evaluate_bool_expr(when, context))
+    return bool(importlib.import_module("pystator.checks").evaluate_check(when, context))
+
+
 VARIANTS = ("pystator", "ferrostator", "ceiling")
+#: The orders machine's config, or the expression machine's for the installed contract.
+ORDERS, EXPR_MACHINE = "orders", "expr"
+#: The contract of the installed pystator, as tests/_engine.py's expression machine names it.
+CONTRACT = "v47" if OURS.__name__.startswith("ferrostator.v47") else "seed"
+if CONTRACT == "v47":
+    importlib.import_module("pystator._expr")  # so _when_holds finds it in sys.modules
 
 
-def _machine(shop: _engine.Shop) -> pystator.StateMachine:
-    machine = pystator.StateMachine.from_dict(_engine.machine_config())
+def machine_config(machine: str = ORDERS) -> dict[str, Any]:
+    """The config of ``machine``: the order-lifecycle machine (named guards) or its
+    expression-driven twin for the installed pystator (``_engine.expr_machine_config``)."""
+    if machine == ORDERS:
+        return _engine.machine_config()
+    if machine == EXPR_MACHINE:
+        return _engine.expr_machine_config(CONTRACT)
+    raise ValueError(f"unknown machine {machine!r}")
+
+
+def _machine(shop: _engine.Shop, machine_name: str = ORDERS) -> pystator.StateMachine:
+    machine = pystator.StateMachine.from_dict(machine_config(machine_name))
     shop.register(
         lambda name, func: machine.action(name)(func),
         lambda name, func: machine.guard(name)(func),
@@ -190,31 +238,34 @@ def _machine(shop: _engine.Shop) -> pystator.StateMachine:
 
 
 def _setup(
-    variant: str, async_actions: bool = False
+    variant: str, async_actions: bool = False, machine_name: str = ORDERS
 ) -> tuple[pystator.StateMachine, Any, _engine.Shop]:
     """A fresh machine (with its default registry), the executor the variant's
     Orchestrator uses (the one pystator's Orchestrator makes, ferrostator's while
     installed, or the ceiling) and the Shop whose methods are the machine's actions.
     The runs clear the Shop's call log before each repeat (untimed): kept over
     hundreds of repeats it grew to hundreds of MB and slowed the later repeats."""
-    if variant == "ferrostator":
+    if variant.startswith("ferrostator"):
         ferrostator.install()
     try:
         shop = _engine.Shop(async_actions=async_actions, flaky=False, suspend=False)
-        machine = _machine(shop)
+        machine = _machine(shop, machine_name)
         if variant == "ceiling":
             executor: Any = Ceiling(machine.action_registry)
         else:
             executor = pystator.actions.ActionExecutor(machine.action_registry, log_execution=True)
     finally:
-        if variant == "ferrostator":
+        if variant.startswith("ferrostator"):
             ferrostator.uninstall()
-    assert type(executor).__module__.startswith(variant if variant != "ceiling" else __name__)
+    owner = __name__ if variant == "ceiling" else variant.split(",")[0]
+    assert type(executor).__module__.startswith(owner), (variant, type(executor))
     return machine, executor, shop
 
 
-def orchestrator_run(variant: str, stream: Stream) -> Callable[[], float]:
-    machine, executor, shop = _setup(variant)
+def orchestrator_run(
+    variant: str, stream: Stream, machine_name: str = ORDERS
+) -> Callable[[], float]:
+    machine, executor, shop = _setup(variant, machine_name=machine_name)
 
     def run() -> float:
         shop.log.clear()
@@ -273,7 +324,11 @@ def machine_run(variant: str, stream: Stream) -> Callable[[], float]:
     return run
 
 
-def best_of(runs: dict[_Label, Callable[[], float]], repeats: int) -> dict[_Label, float]:
+def best_of(
+    runs: dict[_Label, Callable[[], float]],
+    repeats: int,
+    around: dict[_Label, Callable[[], contextlib.AbstractContextManager[Any]]] | None = None,
+) -> dict[_Label, float]:
     """Seconds of each run: the median of its repeats, the runs taking turns repeat
     after repeat. Not the best repeat nor a low quantile: on this kind of shared
     machine (two hyperthreads) a repeat runs at one of two speeds depending on what the
@@ -283,7 +338,8 @@ def best_of(runs: dict[_Label, Callable[[], float]], repeats: int) -> dict[_Labe
     (12 rows): the share of gain kept ranged 87-111% from the lower quartile, 94-112%
     from the 10th percentile, 98-111% from the median. The ferrostator run happens
     with install() active (so its log records go where an installed application's
-    do); install() and uninstall() are not timed."""
+    do); install() and uninstall() are not timed, nor is entering and leaving the
+    context manager that ``around`` gives a label (made anew for each of its repeats)."""
     samples: dict[_Label, list[float]] = {label: [] for label in runs}
     labels = list(runs)
     # Everything alive now (pystator, its imports, the machines) goes to the permanent
@@ -296,16 +352,22 @@ def best_of(runs: dict[_Label, Callable[[], float]], repeats: int) -> dict[_Labe
             for label in labels if repeat % 2 == 0 else reversed(labels):
                 if label == "ferrostator":
                     ferrostator.install()
-                gc.collect()
-                gc.disable()
                 try:
-                    samples[label].append(runs[label]())
+                    with around[label]() if around and label in around else _nothing():
+                        gc.collect()
+                        gc.disable()
+                        try:
+                            samples[label].append(runs[label]())
+                        finally:
+                            gc.enable()
                 finally:
-                    gc.enable()
                     ferrostator.uninstall()
     finally:
         gc.unfreeze()
     return {label: statistics.median(times) for label, times in samples.items()}
+
+
+_nothing = contextlib.nullcontext
 
 
 #: How many times over a repeat of the interop rows runs the stream's transitions.
@@ -459,6 +521,95 @@ def _measure(events: int, repeats: int) -> tuple[list[list[str]], list[list[str]
     return rows, interop_rows
 
 
+#: The expression machine's variants: the three of VARIANTS (the ceiling with its
+#: expressions free too) and, for the split, pystator with free expressions and
+#: ferrostator (installed) with free guards: ferrostator's executor evaluates ``when`` and
+#: ``compute`` in its core, out of a patch's reach, while pystator's engine calls its
+#: guards' ``_eval_expression`` (install()'s replacement) from Python.
+FREE_PYSTATOR = "pystator, free expressions"
+FREE_GUARDS = "ferrostator, free guards"
+EXPR_VARIANTS = (*VARIANTS, FREE_PYSTATOR, FREE_GUARDS)
+
+
+@contextlib.contextmanager
+def _installed_with_free_guards(free: workloads.FreeExpressions) -> Iterator[None]:
+    ferrostator.install()
+    try:
+        with free.patched(guards_only=True):
+            yield
+    finally:
+        ferrostator.uninstall()
+
+
+def free_expressions() -> workloads.FreeExpressions:
+    """The expression machine's expressions at no cost (see workloads.FreeExpressions)."""
+    return workloads.FreeExpressions(_engine.expr_machine_expressions(CONTRACT))
+
+
+def expression_calls(stream: Stream) -> dict[str, int]:
+    """How many expressions the expression machine evaluates over ``stream`` through
+    pystator's Orchestrator, by kind (guard, when, compute): counted on the ceiling,
+    whose evaluations are pystator's (tests/test_bench_harness.py checks that)."""
+    counts = {"guard": 0, "when": 0, "compute": 0}
+    with free_expressions().patched(counts), workloads.records_dropped():
+        orchestrator_run("ceiling", stream, EXPR_MACHINE)()
+    return counts
+
+
+def measure_expr(
+    events: int = FULL[0], repeats: int = FULL[1]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The expression machine (``_engine.expr_machine_config``) through
+    ``Orchestrator.process_event``: its row in the end-to-end table's format, and the
+    rows of the split (EXPR_SPLIT_HEADER). The ceiling is the do-nothing executor with
+    every expression evaluated by ``FreeExpressions`` (patched into pystator for the
+    ceiling's repeats only); "pystator, free expressions" is pystator's own executor
+    under the same patch, so that pystator minus it is what pystator's expressions
+    cost, and "ferrostator, free guards" is ferrostator installed with its guards
+    evaluated by FreeExpressions, so that ferrostator minus it is what its guards cost.
+    Log records dropped as in ``measure``."""
+    stream = _engine.expr_events(events, max(events // 5, 1), seed=2026)
+    free = free_expressions()
+    with workloads.records_dropped():
+        calls = expression_calls(stream)
+        runs = {v: orchestrator_run(v, stream, EXPR_MACHINE) for v in EXPR_VARIANTS}
+        around = {
+            "ceiling": free.patched,
+            FREE_PYSTATOR: free.patched,
+            FREE_GUARDS: lambda: _installed_with_free_guards(free),
+        }
+        best = best_of(runs, repeats, around=around)
+    per = {v: best[v] / len(stream) * 1e6 for v in EXPR_VARIANTS}
+    gain = per["pystator"] - per["ceiling"]
+    kept = (per["pystator"] - per["ferrostator"]) / gain if gain > 0 else float("nan")
+    label = "Orchestrator.process_event (sync), guards as expr" + (
+        ", when, compute" if CONTRACT == "v47" else ""
+    )
+    row = [
+        label,
+        f"{per['pystator']:.2f}",
+        f"{per['ferrostator']:.2f}",
+        f"{per['ceiling']:.2f}",
+        f"{per['pystator'] / per['ferrostator']:.2f}×",
+        f"{per['pystator'] / per['ceiling']:.2f}×",
+        f"{kept:.0%}",
+    ]
+    evaluations = sum(calls.values()) / len(stream)
+    kinds = " + ".join(f"{calls[k] / len(stream):.2f} {k}" for k in calls if calls[k])
+    split = [
+        ["pystator", f"{per['pystator']:.2f}"],
+        [f"{FREE_PYSTATOR} (pystator's executor)", f"{per[FREE_PYSTATOR]:.2f}"],
+        ["… pystator's expressions", f"{per['pystator'] - per[FREE_PYSTATOR]:.2f}"],
+        ["ferrostator (install())", f"{per['ferrostator']:.2f}"],
+        [f"{FREE_GUARDS} (install(), guards by FreeExpressions)", f"{per[FREE_GUARDS]:.2f}"],
+        ["… ferrostator's guards", f"{per['ferrostator'] - per[FREE_GUARDS]:.2f}"],
+        ["ceiling (do-nothing executor, free expressions)", f"{per['ceiling']:.2f}"],
+        ["… ferrostator over the ceiling", f"{per['ferrostator'] - per['ceiling']:.2f}"],
+        [f"expressions evaluated per event ({kinds})", f"{evaluations:.2f}"],
+    ]
+    return [row], split
+
+
 E2E_HEADER = [
     "pystator engine, order lifecycle",
     "pystator µs/event",
@@ -468,6 +619,7 @@ E2E_HEADER = [
     "ceiling speed-up",
     "gain kept",
 ]
+EXPR_SPLIT_HEADER = ["expression machine: where the time goes", "µs/event"]
 INTEROP_HEADER = [
     "executor alone, on the stream's transitions",
     "actions",
@@ -485,8 +637,23 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--machine",
+        choices=(ORDERS, EXPR_MACHINE),
+        default=ORDERS,
+        help="orders: the order-lifecycle machine (three rows, interop); expr: its twin "
+        "driven by expressions (tests/_engine.py's expr_machine_config), one row and its "
+        "split",
+    )
     args = parser.parse_args()
-    rows, interop = measure(*(QUICK if args.quick else FULL))
+    settings = QUICK if args.quick else FULL
+    if args.machine == EXPR_MACHINE:
+        rows, split = measure_expr(*settings)
+        print(_table(E2E_HEADER, rows))
+        print()
+        print(_table(EXPR_SPLIT_HEADER, split))
+        return 0
+    rows, interop = measure(*settings)
     print(_table(E2E_HEADER, rows))
     print()
     print(_table(INTEROP_HEADER, interop))

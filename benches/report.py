@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ferrostator vs pystator 0.0.25: measure every workload, print a markdown report.
 
-    python benches/report.py [--quick] [--out FILE]
+    python benches/report.py [--quick] [--out FILE] [--only SECTION[,SECTION...]]
 
 Both implementations run in this one process, on workloads built identically
 from each one's public API (see workloads.py). Timing is timeit-style: each
@@ -20,8 +20,13 @@ malloc's own count in a child process run with PYTHONMALLOC=malloc, which also
 sees what a native extension allocates outside the Python allocators (which
 tracemalloc cannot see).
 
-The full report takes one to two minutes; --quick takes fewer and shorter
-repeats and a shorter stream (well under a minute).
+The expression engine has two sections: the micro rows of benches/expressions.py
+(one evaluation, actions with a ``when``, ``machine.process`` with an ``expr``
+guard) and the end-to-end row of the expression-driven machine (benches/e2e.py's
+``measure_expr``).
+
+The full report takes a few minutes; --quick takes fewer and shorter repeats and a
+shorter stream. --only runs the sections named (see SECTIONS), in the report's order.
 """
 
 from __future__ import annotations
@@ -416,6 +421,55 @@ class Report:
             "",
         )
 
+    def end_to_end_expr(self) -> None:
+        """The expression-driven machine through pystator's Orchestrator: pystator,
+        ferrostator (install()), and the ceiling with free expressions (benches/e2e.py)."""
+        if len(self.impls) < 2:
+            return
+        import e2e
+
+        self.progress("end to end (pystator's engine, expression-driven order lifecycle)")
+        rows, split = e2e.measure_expr(*(e2e.QUICK if self.settings is QUICK else e2e.FULL))
+        contract = (
+            "guards as `expr` strings, a `when` on two actions, a `compute` effect"
+            if e2e.CONTRACT == "v47"
+            else "guards as `expr` strings (pystator 0.0.25 has no `when` nor `compute`)"
+        )
+        self.out(
+            "## End to end: the order-lifecycle machine driven by expressions",
+            "",
+            f"`tests/_engine.py`'s `expr_machine_config`: {contract}. The ceiling is the "
+            "do-nothing executor with every expression evaluated at (next to) no cost "
+            "(`workloads.FreeExpressions`: each expression translated once into a Python "
+            "function of the context, patched in place of pystator's expression functions "
+            "for the ceiling's repeats only). The split: pystator's executor with the same "
+            "free expressions, and ferrostator installed with free guards (its `when` and "
+            "`compute` run in its core, out of a patch's reach). Targets: speed-up ≥ 1.6×, "
+            "gain kept ≥ 90%.",
+            "",
+            *table(e2e.E2E_HEADER, rows),
+            "",
+            *table(e2e.EXPR_SPLIT_HEADER, split),
+            "",
+        )
+
+    def expressions(self) -> None:
+        """The expression engine's micro rows (benches/expressions.py)."""
+        if len(self.impls) < 2:
+            return
+        import expressions
+
+        with workloads.records_dropped():
+            rows = expressions.measure(self.settings, progress=self.progress)
+        self.out(
+            "## Expressions",
+            "",
+            *table(expressions.HEADER, rows),
+            "",
+            *expressions.notes(),
+            "",
+        )
+
     def micro(self) -> None:
         ctx = workloads.new_context()
         floors: dict[str, Runner] = {
@@ -697,6 +751,16 @@ def _async_loop_of(async_execute: Callable[..., Any]) -> Callable[[list[Any]], A
 
 # ---------------------------------------------------------------------------
 
+#: --only's section names -> the Report method, in the report's order.
+SECTIONS = {
+    "e2e": "end_to_end",
+    "e2e-expr": "end_to_end_expr",
+    "expressions": "expressions",
+    "micro": "micro",
+    "stream": "stream",
+    "execute_many": "execute_many",
+}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -711,7 +775,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seed: ferrostator vs pystator 0.0.25 (default); v47: ferrostator.v47 vs "
         "pystator 0.0.47 (run with .venvs/v47/bin/python)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="SECTION[,SECTION...]",
+        help=f"only these sections, in the report's order: {', '.join(SECTIONS)}",
+    )
     args = parser.parse_args(argv)
+    only = SECTIONS if args.only is None else tuple(args.only.split(","))
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(
+            f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}"
+        )
     if args.contract != workloads.CONTRACT:
         # The workloads read the contract at import (and memory probes run as child
         # processes): start again with it in the environment.
@@ -728,10 +803,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         report.header()
-        report.end_to_end()
-        report.micro()
-        report.stream()
-        report.execute_many()
+        for section in SECTIONS:
+            if section in only:
+                getattr(report, SECTIONS[section])()
     finally:
         report.close()
     report.out(f"_Measured in {time.perf_counter() - report.started:.0f} s._")

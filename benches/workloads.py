@@ -27,6 +27,7 @@ Nothing here times anything: the callers do.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import importlib
@@ -368,6 +369,146 @@ async def floor_phased9a(ctx: dict[str, Any]) -> None:
     phased9a."""
     for phase in (ASYNC_ACTIONS[:3], ASYNC_ACTIONS[3:6], ASYNC_ACTIONS[6:]):
         await asyncio.gather(*[func(ctx) for func in phase])
+
+
+# ---------------------------------------------------------------------------
+# Expressions at no cost: the floor and the ceiling of the expression rows
+# ---------------------------------------------------------------------------
+
+#: The expression of the expression micro rows (benches/expressions.py).
+EXPR = "amount > 0 and qty <= 10"
+
+
+def expr_context() -> dict[str, Any]:
+    """``new_context()`` with the quantity EXPR reads."""
+    return {**new_context(), "qty": 3}
+
+
+#: The functions pystator 0.0.47 offers expressions (``pystator._expr._EXPR_BUILTINS``;
+#: 0.0.25's guards offer the first five).
+_FREE_FUNCTIONS: dict[str, Any] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "sum": sum,
+    "round": round,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "any": any,
+    "all": all,
+}
+
+
+class FreeExpressions:
+    """An expression evaluator that costs (next to) nothing, for floors and ceilings:
+    each of a known set of expression strings is translated once, here, into a Python
+    function of the namespace (``amount > 0 and qty <= 10`` becomes
+    ``lambda ns: ns["amount"] > 0 and ns["qty"] <= 10``: every name read becomes a
+    lookup in the namespace, called functions such as ``round`` stay Python's own), so
+    that an evaluation is a dict lookup and a call (~0.1 µs) where simpleeval parses the
+    text and walks the tree each time. For the plain comparisons, arithmetic and calls
+    that the benchmarks' expressions use, Python's answer is simpleeval's
+    (tests/test_bench_harness.py checks it against pystator's for each of them). An
+    expression it was not given is a KeyError: a ceiling must never be asked something
+    it did not precompute.
+
+    ``patched()`` puts its functions in place of pystator's, where pystator looks
+    them up at each call: ``pystator.guards._eval_expression`` (0.0.25 and 0.0.47)
+    and ``pystator._expr.evaluate_expr`` / ``evaluate_bool_expr`` (0.0.47: ``when``
+    conditions and ``compute`` effects, imported from there at each use)."""
+
+    def __init__(self, expressions: Iterable[str]) -> None:
+        compiled = {expr: _python_function(expr) for expr in expressions}
+
+        def evaluate_expr(expr: str, namespace: dict[str, Any]) -> Any:
+            return compiled[expr](namespace)
+
+        def evaluate_bool_expr(expr: str, namespace: dict[str, Any]) -> bool:
+            return bool(compiled[expr](namespace))
+
+        self.expressions = tuple(compiled)
+        self.evaluate_expr = evaluate_expr
+        self.evaluate_bool_expr = evaluate_bool_expr
+
+    @contextlib.contextmanager
+    def patched(
+        self, counts: dict[str, int] | None = None, guards_only: bool = False
+    ) -> Iterator[None]:
+        """pystator's expression functions replaced by these (restored after), or with
+        ``guards_only`` its guards' ``_eval_expression`` only. With ``counts``, each call
+        is also counted under "guard", "when" or "compute" (the function called: guards'
+        ``_eval_expression``, ``evaluate_bool_expr``, ``evaluate_expr``) — for an
+        untimed pass only."""
+        guards = importlib.import_module("pystator.guards")
+        try:
+            expr_module: Any = importlib.import_module("pystator._expr")
+        except ImportError:  # pystator 0.0.25: guards only
+            expr_module = None
+        plain, boolean = self.evaluate_expr, self.evaluate_bool_expr
+        guard = boolean
+        if counts is not None:
+            plain = _counted(plain, counts, "compute")
+            boolean = _counted(boolean, counts, "when")
+            guard = _counted(guard, counts, "guard")
+        replaced: list[tuple[Any, str, Any]] = [(guards, "_eval_expression", guard)]
+        if expr_module is not None and not guards_only:
+            replaced += [
+                (expr_module, "evaluate_expr", plain),
+                (expr_module, "evaluate_bool_expr", boolean),
+            ]
+        originals = [(module, name, getattr(module, name)) for module, name, _ in replaced]
+        try:
+            for module, name, func in replaced:
+                setattr(module, name, func)
+            yield
+        finally:
+            for module, name, original in originals:
+                setattr(module, name, original)
+
+
+class _NamesToLookups(ast.NodeTransformer):
+    """``name`` -> ``__ns["name"]``, except the function a call names."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node.args = [self.visit(arg) for arg in node.args]
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        lookup = ast.Subscript(
+            value=ast.Name(id="__ns", ctx=ast.Load()), slice=ast.Constant(node.id), ctx=ast.Load()
+        )
+        return ast.copy_location(lookup, node)
+
+
+def _python_function(expression: str) -> Callable[[Any], Any]:
+    """``expression`` as a Python function of the namespace (see FreeExpressions)."""
+    body = _NamesToLookups().visit(ast.parse(expression, mode="eval").body)
+    tree = ast.Expression(
+        ast.Lambda(
+            args=ast.arguments(
+                posonlyargs=[],
+                args=[ast.arg(arg="__ns")],
+                kwonlyargs=[],
+                kw_defaults=[],
+                defaults=[],
+            ),
+            body=body,
+        )
+    )
+    code = compile(ast.fix_missing_locations(tree), f"<{expression}>", "eval")
+    return eval(code, {"__builtins__": {}, **_FREE_FUNCTIONS})  # type: ignore[no-any-return]  # noqa: S307
+
+
+def _counted(func: Callable[..., Any], counts: dict[str, int], key: str) -> Callable[..., Any]:
+    def counting(expr: str, namespace: dict[str, Any]) -> Any:
+        counts[key] = counts.get(key, 0) + 1
+        return func(expr, namespace)
+
+    return counting
 
 
 # ---------------------------------------------------------------------------

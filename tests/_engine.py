@@ -130,6 +130,86 @@ def events(count: int, entities: int, seed: int) -> list[tuple[str, str, dict[st
     return out
 
 
+#: The expressions of ``expr_machine_config``: its guards (both contracts), the ``when``
+#: conditions on its actions and its ``compute`` effect (pystator 0.0.47 only).
+EXPR_GUARDS = {
+    "pay": "amount > 0 and qty <= 10",
+    "ship": "amount * qty < 150",
+    "cancel": "amount >= 0",
+}
+EXPR_WHEN = {"print_label": "qty > 1", "notify": "amount * qty > 40"}
+EXPR_COMPUTE = {"total": "amount * qty", "tax": "round(amount * qty * 0.2, 2)"}
+
+
+def expr_machine_config(contract: str, name: str = "orders") -> dict[str, Any]:
+    """The order-lifecycle machine of ``machine_config`` driven by expressions: its guards
+    are inline ``expr`` strings (EXPR_GUARDS, on pay, ship and cancel) and, under pystator
+    0.0.47's contract (``contract="v47"``), print_label and the shipped notification
+    carry a ``when`` (EXPR_WHEN) and entering paid runs a ``compute`` effect
+    (EXPR_COMPUTE). pystator 0.0.25 (``contract="seed"``) has inline ``expr`` guards but
+    neither ``when`` nor ``compute``: there the machine has the guards only. Every
+    event of ``expr_events`` carries the names the expressions read (amount, qty)."""
+    if contract not in ("seed", "v47"):
+        raise ValueError(f"contract must be 'seed' or 'v47', not {contract!r}")
+    config = machine_config(name)
+    for transition in config["transitions"]:
+        guard = EXPR_GUARDS.get(transition["trigger"])
+        transition.pop("guards", None)
+        if guard is not None:
+            transition["guards"] = [{"expr": guard}]
+    if contract == "v47":
+        states = {state["name"]: state for state in config["states"]}
+        states["paid"]["on_enter"].insert(0, {"compute": dict(EXPR_COMPUTE)})
+        states["packed"]["on_enter"] = [{"name": "print_label", "when": EXPR_WHEN["print_label"]}]
+        states["shipped"]["on_enter"][0]["when"] = EXPR_WHEN["notify"]
+    return config
+
+
+def expr_machine_expressions(contract: str) -> tuple[str, ...]:
+    """Every expression string ``expr_machine_config(contract)`` holds."""
+    found = list(EXPR_GUARDS.values())
+    if contract == "v47":
+        found += [*EXPR_WHEN.values(), *EXPR_COMPUTE.values()]
+    return tuple(found)
+
+
+def expr_events(count: int, entities: int, seed: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """A seeded stream for ``expr_machine_config``, made as ``events`` makes its own
+    (mostly each order's next step, some cancellations, some triggers that do not apply),
+    every event carrying an amount and a quantity, so the guards pass or fail on them:
+    pay fails when qty > 10, ship when amount * qty >= 150."""
+    rng = random.Random(seed)
+    state = {f"order-{i}": "created" for i in range(entities)}
+    out = []
+    for n in range(count):
+        entity = f"order-{rng.randrange(entities)}"
+        roll = rng.random()
+        current = state[entity]
+        if roll < 0.8 and current in HAPPY_PATH:
+            trigger = HAPPY_PATH[current]
+        elif roll < 0.88:
+            trigger = "cancel"
+        else:
+            trigger = rng.choice(TRIGGERS)
+        context = {"amount": 10 + n % 7, "qty": 1 + (n * 5) % 12}
+        out.append((entity, trigger, context))
+        amount, qty = context["amount"], context["qty"]
+        passes = {
+            "pay": amount > 0 and qty <= 10,
+            "ship": amount * qty < 150,
+            "cancel": amount >= 0,
+        }.get(trigger, True)
+        if not passes:
+            continue
+        if trigger == "cancel" and current in ("created", "paid", "packed"):
+            state[entity] = "cancelled"
+        elif HAPPY_PATH.get(current) == trigger:
+            state[entity] = {"pay": "paid", "pack": "packed", "ship": "shipped"}.get(
+                trigger, "delivered"
+            )
+    return out
+
+
 class Shop:
     """The actions and guards of one run. Failures are a function of the call count
     and the order, so every run of the same stream sees the same ones.

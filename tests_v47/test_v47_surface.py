@@ -172,11 +172,18 @@ def test_without_pystator_the_error_says_to_install_it(monkeypatch: pytest.Monke
         monkeypatch.setitem(sys.modules, module, None)  # import fails
     expected = r"install pystator 0\.0\.47 to use it: pip install 'pystator==0\.0\.47'"
     with pytest.raises(ImportError, match=expected):
-        executor.execute_action_spec(fv47.ActionSpec("x", when="n > 1"), {"n": 1})
-    with pytest.raises(ImportError, match=expected):
         executor.execute_action_spec(fv47.ActionSpec("_http", params={"url": "http://x"}), {})
-    with pytest.raises(ImportError, match=expected):
-        fv47.apply_effect("compute", {"x": "1 + 1"}, {})
+    with pytest.raises(ImportError, match=expected):  # a `when` written as a check
+        executor.execute_action_spec(
+            fv47.ActionSpec.from_config({"name": "x", "when": {"field": "n", "op": "gt", "value": 1}}),
+            {"n": 1},
+        )
+    # `when` strings and `compute` run on ferrostator's expression engine, without pystator
+    skipped = executor.execute_action_spec(fv47.ActionSpec("x", when="n > 1"), {"n": 1})
+    assert skipped.status == fv47.ActionStatus.SKIPPED
+    context: dict = {}
+    fv47.apply_effect("compute", {"x": "1 + 1"}, context)
+    assert context == {"x": 2}
 
 
 def test_signatures_match_pystators() -> None:

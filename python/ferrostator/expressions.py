@@ -10,8 +10,12 @@ simpleeval itself. It is verified against the simpleeval versions in
 simpleeval (and :func:`ferrostator.install` leaves pystator's own functions in place).
 
 The functions mirror pystator 0.0.47's ``pystator._expr`` (simpleeval's default
-functions plus ``len min max abs sum round str int float bool any all``) and pystator
-0.0.25's inline guards (:func:`evaluate_guard`: plus ``len min max abs sum``).
+functions plus ``len min max abs sum round str int float bool any all``):
+``evaluate_expr(expr, namespace)``, ``evaluate_bool_expr(expr, namespace)`` (its
+``bool``), :func:`render_template` and :func:`render_template_value`; and pystator
+0.0.25's inline guards: ``evaluate_guard(expr, context)`` (``bool``, with simpleeval's
+defaults plus ``len min max abs sum``). The first three are the evaluators' own methods
+(no Python frame in between).
 """
 
 from __future__ import annotations
@@ -34,22 +38,19 @@ __all__ = [
     "render_template_value",
 ]
 
-_evaluators: dict[str, Evaluator] = {}
+_V47 = _core._contract_evaluator("v47")
+_SEED = _core._contract_evaluator("seed")
 
 
 def evaluator(contract: str = "v47") -> Evaluator:
     """The evaluator of a contract's expressions: ``"seed"`` (pystator 0.0.25's inline
     guards) or ``"v47"`` (pystator 0.0.47's ``pystator._expr``). ImportError when
     simpleeval is not installed."""
-    found = _evaluators.get(contract)
+    found = _core._contract_evaluator(contract)
     if found is None:
-        found = _core._contract_evaluator(contract)
-        if found is None:
-            raise ImportError(
-                "ferrostator.expressions needs simpleeval, which is not installed: "
-                "pip install simpleeval"
-            )
-        _evaluators[contract] = found
+        raise ImportError(
+            "ferrostator.expressions needs simpleeval, which is not installed: pip install simpleeval"
+        )
     return found
 
 
@@ -59,23 +60,21 @@ def native() -> bool:
     return _core._simpleeval_verified()
 
 
-def evaluate_expr(expr: str, namespace: dict[str, Any]) -> Any:
-    """``expr``'s value with ``namespace`` as its variables (pystator 0.0.47's
-    ``pystator._expr.evaluate_expr``)."""
-    return (_evaluators.get("v47") or evaluator("v47")).eval(expr, namespace)
+if _V47 is not None and _SEED is not None:
+    # The evaluators' own methods: no Python frame between a caller and the engine.
+    evaluate_expr = _V47.eval
+    evaluate_bool_expr = _V47.eval_bool
+    evaluate_guard = _SEED.eval_bool
+else:
 
+    def evaluate_expr(expr: str, namespace: dict[str, Any]) -> Any:
+        return evaluator("v47").eval(expr, namespace)
 
-def evaluate_bool_expr(expr: str, namespace: dict[str, Any]) -> bool:
-    """``bool(evaluate_expr(expr, namespace))`` (pystator 0.0.47's
-    ``pystator._expr.evaluate_bool_expr``, which its ``expr`` guards and ``when``
-    conditions use)."""
-    return (_evaluators.get("v47") or evaluator("v47")).eval_bool(expr, namespace)
+    def evaluate_bool_expr(expr: str, namespace: dict[str, Any]) -> bool:
+        return evaluator("v47").eval_bool(expr, namespace)
 
-
-def evaluate_guard(expr: str, context: dict[str, Any]) -> bool:
-    """An inline guard expression as pystator 0.0.25 evaluates it
-    (``pystator.guards._eval_expression``: functions ``len min max abs sum``)."""
-    return (_evaluators.get("seed") or evaluator("seed")).eval_bool(expr, context)
+    def evaluate_guard(expr: str, context: dict[str, Any]) -> bool:
+        return evaluator("seed").eval_bool(expr, context)
 
 
 _TEMPLATE = re.compile(r"\{\{\s*(.+?)\s*\}\}")
@@ -85,11 +84,9 @@ def render_template(template: str, namespace: dict[str, Any]) -> str:
     """``template`` with each ``{{ expression }}`` replaced by ``str`` of its value; a
     block whose expression fails is left as it is (pystator 0.0.47's
     ``pystator._expr.render_template``)."""
-    engine = _evaluators.get("v47") or evaluator("v47")
-
     def substitute(match: re.Match[str]) -> str:
         try:
-            return str(engine.eval(match.group(1), namespace))
+            return str(evaluate_expr(match.group(1), namespace))
         except Exception:
             return match.group(0)
 

@@ -77,15 +77,16 @@ pub enum Node {
 pub enum Callee {
     Name(Py<PyString>),
     Attribute(Box<Node>),
-    /// Anything else (a lambda, a call's result, a subscript): refused when reached.
-    Other,
+    /// Anything else (a lambda, a call's result, a subscript; its node's kind): refused
+    /// when reached.
+    Other(String),
 }
 
 /// The first statement of the source, as simpleeval treats it.
 pub enum Statement {
     Expr(Node),
-    /// An assignment: warned about, then its value evaluated.
-    Assign(Node),
+    /// An assignment (`augmented`: `x += ...`): warned about, then its value evaluated.
+    Assign { value: Node, augmented: bool },
     /// `import`: refused.
     Import,
     /// A statement simpleeval has no handler for.
@@ -179,7 +180,9 @@ fn field<'py>(node: &Bound<'py, PyAny>, name: &str) -> Converted<Bound<'py, PyAn
 fn statement(node: &Bound<'_, PyAny>) -> Converted<Statement> {
     Ok(match kind(node).as_str() {
         "Expr" => Statement::Expr(expression(&field(node, "value")?, 0)?),
-        "Assign" | "AugAssign" => Statement::Assign(expression(&field(node, "value")?, 0)?),
+        kind @ ("Assign" | "AugAssign") => {
+            Statement::Assign { value: expression(&field(node, "value")?, 0)?, augmented: kind == "AugAssign" }
+        }
         "Import" => Statement::Import,
         other => Statement::Unsupported(other.to_owned()),
     })
@@ -302,7 +305,7 @@ fn expression(node: &Bound<'_, PyAny>, depth: u32) -> Converted<Node> {
             let func = match self::kind(&func).as_str() {
                 "Name" => Callee::Name(identifier(&func, "id")?),
                 "Attribute" => Callee::Attribute(Box::new(expression(&func, depth + 1)?)),
-                _ => Callee::Other,
+                other => Callee::Other(other.to_owned()),
             };
             let args = expressions(node, "args", depth)?;
             let mut keywords = Vec::new();

@@ -2,6 +2,7 @@
 //! the same order of evaluation, Python's own operators on Python values, and
 //! simpleeval's check of every node's value ([`Simpleeval::check`]).
 
+use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -10,8 +11,8 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use super::compile::{BinaryOp, Callee, CompareOp, Node, Statement, UnaryOp};
 use super::rules::Simpleeval;
 
-/// One evaluation: the names (an exact dict), the functions (an exact dict) and the
-/// source text (for messages).
+/// One evaluation: the names (a dict, or an instance of a subclass that is not
+/// callable), the functions (an exact dict) and the source text (for messages).
 pub struct Scope<'a, 'py> {
     pub py: Python<'py>,
     pub rules: &'static Simpleeval,
@@ -26,9 +27,9 @@ impl<'py> Scope<'_, 'py> {
         let py = self.py;
         let value = match statement {
             Statement::Expr(node) => self.eval(node)?,
-            Statement::Assign(node) => {
-                self.rules.warn_assignment(py, self.source)?;
-                self.eval(node)?
+            Statement::Assign { value, augmented } => {
+                self.rules.warn_assignment(py, self.source, *augmented)?;
+                self.eval(value)?
             }
             Statement::Import => {
                 return Err(self.rules.feature_not_available(py, "Sorry, 'import' is not allowed.".into()))
@@ -182,10 +183,20 @@ impl<'py> Scope<'_, 'py> {
         }
     }
 
-    /// A name: the caller's names first, then the functions, else NameNotDefined.
+    /// A name: `names[name]` first (a KeyError or TypeError there passes over to the
+    /// functions), then the functions, else NameNotDefined.
     fn name(&self, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(value) = self.names.get_item(name)? {
-            return Ok(value);
+        if self.names.is_exact_instance_of::<PyDict>() {
+            if let Some(value) = self.names.get_item(name)? {
+                return Ok(value);
+            }
+        } else {
+            // a subclass: its own __getitem__ / __missing__, as `names[name]` runs them
+            match self.names.as_any().get_item(name) {
+                Ok(value) => return Ok(value),
+                Err(err) if err.is_instance_of::<PyKeyError>(self.py) || err.is_instance_of::<PyTypeError>(self.py) => {}
+                Err(err) => return Err(err),
+            }
         }
         if let Some(function) = self.functions.get_item(name)? {
             return Ok(function);
@@ -200,13 +211,20 @@ impl<'py> Scope<'_, 'py> {
             Callee::Name(name) => {
                 let name = name.bind(py);
                 let Some(func) = self.functions.get_item(name)? else {
-                    return Err(self.rules.function_not_defined(py, name, self.source));
+                    // simpleeval raises it while handling the table's KeyError
+                    let err = self.rules.function_not_defined(py, name, self.source);
+                    err.set_context(py, Some(PyKeyError::new_err(name.clone().unbind())));
+                    return Err(err);
                 };
                 self.rules.check_callee(py, &func)?;
                 func
             }
-            Callee::Other => {
-                return Err(self.rules.feature_not_available(py, "Lambda Functions not implemented".into()))
+            Callee::Other(kind) => {
+                // raised while handling the AttributeError of reading the callee's `id`
+                let err = self.rules.feature_not_available(py, "Lambda Functions not implemented".into());
+                let cause = format!("'{kind}' object has no attribute 'id'");
+                err.set_context(py, Some(pyo3::exceptions::PyAttributeError::new_err(cause)));
+                return Err(err);
             }
         };
         let mut values = Vec::with_capacity(args.len());

@@ -25,7 +25,7 @@ pub use rules::VERIFIED_SIMPLEEVAL;
 
 /// An evaluator with a table of functions: `Evaluator(functions).eval(expr, names)`
 /// answers as `s = SimpleEval(names=names); s.functions = functions; s.eval(expr)` does.
-#[pyclass(name = "Evaluator", module = "ferrostator._core", frozen)]
+#[pyclass(name = "Evaluator", module = "ferrostator._core", frozen, weakref)]
 pub struct Evaluator {
     /// Held by reference (read at each call); cleared only by the garbage collector.
     functions: ArcSwapOption<Py<PyAny>>,
@@ -77,11 +77,15 @@ pub fn evaluate<'py>(
     names: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let rules = rules::simpleeval(py)?;
+    // a callable names object is called with the parsed Name node: left to simpleeval
     let (true, Ok(source), Ok(dict), Ok(table)) =
-        (rules.verified, expr.cast_exact::<PyString>(), names.cast_exact::<PyDict>(), functions.cast_exact::<PyDict>())
+        (rules.verified, expr.cast_exact::<PyString>(), names.cast::<PyDict>(), functions.cast_exact::<PyDict>())
     else {
         return on_simpleeval(py, functions, expr, names, None);
     };
+    if !dict.is_exact_instance_of::<PyDict>() && dict.is_callable() {
+        return on_simpleeval(py, functions, expr, names, None);
+    }
     cache::with_compiled(py, source, |compiled| match compiled {
         Some(Compiled::Native { statement, multiple }) => {
             if *multiple {

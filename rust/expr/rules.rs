@@ -32,6 +32,11 @@ pub struct Simpleeval {
     multiple_expressions: Py<PyType>,
     module_wrapper: Py<PyType>,
     module_type: Py<PyType>,
+    /// Where simpleeval's own `warnings.warn` calls are (file, and the lines of its
+    /// assignment, augmented assignment and multiple-expression warnings), so the
+    /// engine's warnings are reported from there, under simpleeval's filters.
+    file: std::ffi::CString,
+    warn_lines: [i32; 3],
     /// Whether the installed simpleeval is one of [`VERIFIED_SIMPLEEVAL`].
     pub verified: bool,
 }
@@ -60,6 +65,16 @@ pub fn simpleeval(py: Python<'_>) -> PyResult<&'static Simpleeval> {
             multiple_expressions: class("MultipleExpressions")?,
             module_wrapper: class("ModuleWrapper")?,
             module_type: py.import("types")?.getattr("ModuleType")?.cast_into::<PyType>()?.unbind(),
+            file: std::ffi::CString::new(module.getattr("__file__")?.extract::<String>()?)
+                .map_err(|_| PyTypeError::new_err("simpleeval's file name has a NUL byte"))?,
+            warn_lines: {
+                let class = module.getattr("SimpleEval")?;
+                [
+                    warn_line(&class.getattr("_eval_assign")?)?,
+                    warn_line(&class.getattr("_eval_aug_assign")?)?,
+                    warn_line(&class.getattr("parse")?)?,
+                ]
+            },
             verified: VERIFIED_SIMPLEEVAL.contains(&version.as_str()),
             module: module.unbind(),
         })
@@ -96,16 +111,34 @@ impl Simpleeval {
         PyErr::from_type(self.iterable_too_long.bind(py).clone(), (message,))
     }
 
-    /// simpleeval's `AssignmentAttempted` warning for `expr`.
-    pub fn warn_assignment(&self, py: Python<'_>, expr: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// simpleeval's `AssignmentAttempted` warning for `expr` (`x = ...` or `x += ...`).
+    pub fn warn_assignment(&self, py: Python<'_>, expr: &Bound<'_, PyAny>, augmented: bool) -> PyResult<()> {
         let message = format!("Assignment ({}) attempted, but this is ignored", expr.str()?);
-        warn(py, self.assignment_attempted.bind(py), &message)
+        let line = self.warn_lines[usize::from(augmented)];
+        self.warn(py, self.assignment_attempted.bind(py), &message, line)
     }
 
     /// simpleeval's `MultipleExpressions` warning for `expr`.
     pub fn warn_multiple(&self, py: Python<'_>, expr: &Bound<'_, PyAny>) -> PyResult<()> {
         let message = format!("'{}' contains multiple expressions. Only the first will be used.", expr.str()?);
-        warn(py, self.multiple_expressions.bind(py), &message)
+        self.warn(py, self.multiple_expressions.bind(py), &message, self.warn_lines[2])
+    }
+
+    /// A warning as simpleeval's `warnings.warn` call at `line` gives it: from its file,
+    /// its module, its registry (so `-W ignore:::simpleeval` and "once" filters apply).
+    fn warn(&self, py: Python<'_>, category: &Bound<'_, PyType>, message: &str, line: i32) -> PyResult<()> {
+        let message = std::ffi::CString::new(message.replace('\0', "\\x00"))
+            .map_err(|_| PyTypeError::new_err("warning message with a NUL byte"))?;
+        let namespace = self.module.bind(py).dict();
+        let registry = match namespace.get_item(intern!(py, "__warningregistry__"))? {
+            Some(registry) => registry,
+            None => {
+                let registry = PyDict::new(py).into_any();
+                namespace.set_item(intern!(py, "__warningregistry__"), &registry)?;
+                registry
+            }
+        };
+        PyErr::warn_explicit(py, category.as_any(), &message, &self.file, line, Some(c"simpleeval"), Some(&registry))
     }
 
     /// `MAX_STRING_LENGTH`, compared as simpleeval compares it: `length > MAX_STRING_LENGTH`.
@@ -344,10 +377,16 @@ pub fn formatted(value: &Bound<'_, PyAny>) -> PyResult<String> {
     text.extract()
 }
 
-fn warn(py: Python<'_>, category: &Bound<'_, PyType>, message: &str) -> PyResult<()> {
-    let message = std::ffi::CString::new(message.replace('\0', "\\x00"))
-        .map_err(|_| PyTypeError::new_err("warning message with a NUL byte"))?;
-    PyErr::warn(py, category, &message, 1)
+/// The line of the `warnings.warn(` call in one of simpleeval's functions (its first
+/// line when the source cannot be read).
+fn warn_line(function: &Bound<'_, PyAny>) -> PyResult<i32> {
+    let py = function.py();
+    let first: i32 = function.getattr("__code__")?.getattr("co_firstlineno")?.extract()?;
+    let Ok(found) = py.import("inspect")?.call_method1("getsourcelines", (function,)) else {
+        return Ok(first);
+    };
+    let (lines, start): (Vec<String>, i32) = found.extract()?;
+    Ok(lines.iter().position(|line| line.contains("warnings.warn(")).map_or(first, |i| start + i as i32))
 }
 
 /// Containers nest at most this deep in a checked value (simpleeval recurses in Python
