@@ -35,7 +35,7 @@ mod _core {
     #[pymodule_export]
     use crate::executor::{Executor, Executor47};
     #[pymodule_export]
-    use crate::expr::{Evaluator, _contract_evaluator, _expression_cache_size, _simpleeval_verified};
+    use crate::expr::{_contract_evaluator, _expression_cache_size, _simpleeval_verified, Evaluator};
     #[pymodule_export]
     use crate::fanout::{
         _complete, _fan_out, _parallel_start, _phased_start, _registry_all_start, _registry_start, _sequential_start,

@@ -249,7 +249,8 @@ def _v47_evaluate_when(when, context):
     """A ``when`` condition: an expression string (on the expression engine when
     simpleeval is a verified version, else on pystator's) or a check (pystator's)."""
     if isinstance(when, str):
-        engine = _contract_evaluator("v47") if _simpleeval_verified() else None
+        # both set by the core (rust/defs.rs) before this file runs
+        engine = _contract_evaluator("v47") if _simpleeval_verified() else None  # noqa: F821
         if engine is not None:
             return engine.eval_bool(when, context)
         return _v47_import("pystator._expr", "a 'when' expression").evaluate_bool_expr(

@@ -36,8 +36,11 @@ def test_the_installed_simpleeval_is_verified():
     ("contract", "extra"),
     [
         ("seed", {"len", "min", "max", "abs", "sum"}),
-        ("v47", {"len", "min", "max", "abs", "sum", "round", "str", "int", "float", "bool"}
-         | {"any", "all"}),
+        (
+            "v47",
+            {"len", "min", "max", "abs", "sum", "round", "str", "int", "float", "bool"}
+            | {"any", "all"},
+        ),
     ],
 )
 def test_contract_tables_are_simpleevals_defaults_plus_pystators(contract, extra):
@@ -155,9 +158,7 @@ def test_deep_and_huge_texts_give_simpleevals_answer(expr):
         except (Exception, RecursionError) as error:  # noqa: BLE001
             return type(error).__name__, str(error)
 
-    assert outcome(lambda: ev.eval(expr, {})) == outcome(
-        lambda: _reference(expr, {}, ev.functions)
-    )
+    assert outcome(lambda: ev.eval(expr, {})) == outcome(lambda: _reference(expr, {}, ev.functions))
 
 
 def test_a_simpleeval_version_not_verified_runs_everything_on_simpleeval(tmp_path):
@@ -199,6 +200,8 @@ def test_a_simpleeval_version_not_verified_runs_everything_on_simpleeval(tmp_pat
         print("ok")
     """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

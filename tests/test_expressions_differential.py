@@ -42,6 +42,7 @@ simpleeval = pytest.importorskip("simpleeval")
 
 import _expr_strategies as X  # noqa: E402
 
+import ferrostator.expressions  # noqa: E402
 from ferrostator._core import Evaluator  # noqa: E402
 
 SIMPLEEVAL_VERSION = importlib.metadata.version("simpleeval")
@@ -368,3 +369,17 @@ def test_warnings_under_the_callers_filters():
             warnings.simplefilter("error")
             with pytest.raises(simpleeval.MultipleExpressions):
                 evaluate("a; b", {"a": 1, "b": 2}, "eval")
+
+
+@pytest.mark.parametrize("contract", ["seed", "v47"])
+def test_the_contract_tables_are_the_ones_tested_here(contract: str):
+    # A name falls back to the function table: each contract evaluator answers every
+    # name of TABLES[contract] with that very function, and no other name.
+    evaluator = ferrostator.expressions.evaluator(contract)
+    table = TABLES[contract]
+    for name in sorted(set(table) | set(X.FUNCTION_NAMES)):
+        if name in table:
+            assert evaluator.eval(name, {}) is table[name], name
+        else:
+            with pytest.raises(simpleeval.NameNotDefined):
+                evaluator.eval(name, {})

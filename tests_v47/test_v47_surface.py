@@ -175,7 +175,9 @@ def test_without_pystator_the_error_says_to_install_it(monkeypatch: pytest.Monke
         executor.execute_action_spec(fv47.ActionSpec("_http", params={"url": "http://x"}), {})
     with pytest.raises(ImportError, match=expected):  # a `when` written as a check
         executor.execute_action_spec(
-            fv47.ActionSpec.from_config({"name": "x", "when": {"field": "n", "op": "gt", "value": 1}}),
+            fv47.ActionSpec.from_config(
+                {"name": "x", "when": {"field": "n", "op": "gt", "value": 1}}
+            ),
             {"n": 1},
         )
     # `when` strings and `compute` run on ferrostator's expression engine, without pystator

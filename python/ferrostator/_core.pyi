@@ -71,6 +71,11 @@ __all__ = [
     "_v47_import",
     "action_results_to_payload",
     "apply_effect",
+    "Evaluator",
+    "VERIFIED_SIMPLEEVAL",
+    "_contract_evaluator",
+    "_expression_cache_size",
+    "_simpleeval_verified",
 ]
 
 _T_co = TypeVar("_T_co", covariant=True)

@@ -97,7 +97,6 @@ def _patch_expressions(installation: _Installation, wanted: Any) -> None:
         if not _said_not_native:
             _said_not_native = True
             import warnings
-
             from importlib import metadata
 
             try:

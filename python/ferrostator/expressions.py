@@ -21,6 +21,7 @@ defaults plus ``len min max abs sum``). The first three are the evaluators' own 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ferrostator import _core
@@ -49,7 +50,8 @@ def evaluator(contract: str = "v47") -> Evaluator:
     found = _core._contract_evaluator(contract)
     if found is None:
         raise ImportError(
-            "ferrostator.expressions needs simpleeval, which is not installed: pip install simpleeval"
+            "ferrostator.expressions needs simpleeval, which is not installed: "
+            "pip install simpleeval"
         )
     return found
 
@@ -60,21 +62,18 @@ def native() -> bool:
     return _core._simpleeval_verified()
 
 
+evaluate_expr: Callable[[str, dict[str, Any]], Any]
+evaluate_bool_expr: Callable[[str, dict[str, Any]], bool]
+evaluate_guard: Callable[[str, dict[str, Any]], bool]
 if _V47 is not None and _SEED is not None:
     # The evaluators' own methods: no Python frame between a caller and the engine.
     evaluate_expr = _V47.eval
     evaluate_bool_expr = _V47.eval_bool
     evaluate_guard = _SEED.eval_bool
-else:
-
-    def evaluate_expr(expr: str, namespace: dict[str, Any]) -> Any:
-        return evaluator("v47").eval(expr, namespace)
-
-    def evaluate_bool_expr(expr: str, namespace: dict[str, Any]) -> bool:
-        return evaluator("v47").eval_bool(expr, namespace)
-
-    def evaluate_guard(expr: str, context: dict[str, Any]) -> bool:
-        return evaluator("seed").eval_bool(expr, context)
+else:  # no simpleeval: each says so when called
+    evaluate_expr = lambda expr, namespace: evaluator("v47").eval(expr, namespace)  # noqa: E731
+    evaluate_bool_expr = lambda expr, namespace: evaluator("v47").eval_bool(expr, namespace)  # noqa: E731
+    evaluate_guard = lambda expr, context: evaluator("seed").eval_bool(expr, context)  # noqa: E731
 
 
 _TEMPLATE = re.compile(r"\{\{\s*(.+?)\s*\}\}")
@@ -84,6 +83,7 @@ def render_template(template: str, namespace: dict[str, Any]) -> str:
     """``template`` with each ``{{ expression }}`` replaced by ``str`` of its value; a
     block whose expression fails is left as it is (pystator 0.0.47's
     ``pystator._expr.render_template``)."""
+
     def substitute(match: re.Match[str]) -> str:
         try:
             return str(evaluate_expr(match.group(1), namespace))

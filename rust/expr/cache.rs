@@ -59,7 +59,8 @@ pub fn with_compiled<R>(
 ) -> PyResult<R> {
     let hash = source.hash()?;
     let table = TABLE.load();
-    if let Some(entry) = table.get(&hash).and_then(|bucket| bucket.iter().find(|e| same_text(e.source.bind(py), source)))
+    if let Some(entry) =
+        table.get(&hash).and_then(|bucket| bucket.iter().find(|e| same_text(e.source.bind(py), source)))
     {
         return f(Some(&entry.compiled));
     }

@@ -54,22 +54,36 @@ pub enum CompareOp {
 /// One node of an expression, as simpleeval evaluates it.
 pub enum Node {
     /// A literal; `len` is its length when it has one (checked against `MAX_STRING_LENGTH`).
-    Constant { value: Py<PyAny>, len: Option<usize> },
+    Constant {
+        value: Py<PyAny>,
+        len: Option<usize>,
+    },
     Name(Py<PyString>),
     Unary(UnaryOp, Box<Node>),
     Binary(BinaryOp, Box<Node>, Box<Node>),
     And(Vec<Node>),
     Or(Vec<Node>),
     Compare(Box<Node>, Vec<(CompareOp, Node)>),
-    IfElse { test: Box<Node>, body: Box<Node>, orelse: Box<Node> },
-    Call { func: Callee, args: Vec<Node>, keywords: Vec<(Py<PyString>, Node)> },
+    IfElse {
+        test: Box<Node>,
+        body: Box<Node>,
+        orelse: Box<Node>,
+    },
+    Call {
+        func: Callee,
+        args: Vec<Node>,
+        keywords: Vec<(Py<PyString>, Node)>,
+    },
     Subscript(Box<Node>, Box<Node>),
     Attribute(Box<Node>, Py<PyString>),
     Slice([Option<Box<Node>>; 3]),
     /// An f-string: its parts, each made a str.
     Joined(Vec<Node>),
     /// `{value:spec}` inside an f-string (the conversion is ignored, as simpleeval does).
-    Formatted { value: Box<Node>, spec: Option<Box<Node>> },
+    Formatted {
+        value: Box<Node>,
+        spec: Option<Box<Node>>,
+    },
     /// A syntax simpleeval has no handler for: FeatureNotAvailable when reached.
     Unsupported(String),
 }
@@ -86,7 +100,10 @@ pub enum Callee {
 pub enum Statement {
     Expr(Node),
     /// An assignment (`augmented`: `x += ...`): warned about, then its value evaluated.
-    Assign { value: Node, augmented: bool },
+    Assign {
+        value: Node,
+        augmented: bool,
+    },
     /// `import`: refused.
     Import,
     /// A statement simpleeval has no handler for.
@@ -95,10 +112,16 @@ pub enum Statement {
 
 /// What one source text compiles to.
 pub enum Compiled {
-    Native { statement: Statement, multiple: bool },
+    Native {
+        statement: Statement,
+        multiple: bool,
+    },
     /// Runs on simpleeval: with the parsed first statement when there is one (and
     /// `multiple` warned about here), else from the source (simpleeval parses and warns).
-    Simpleeval { parsed: Option<Py<PyAny>>, multiple: bool },
+    Simpleeval {
+        parsed: Option<Py<PyAny>>,
+        multiple: bool,
+    },
 }
 
 /// Whether the source is compiled and kept: not when Python's parser may warn about it
@@ -327,7 +350,9 @@ fn expression(node: &Bound<'_, PyAny>, depth: u32) -> Converted<Node> {
             optional(node, "step", depth)?,
         ]),
         "JoinedStr" => Node::Joined(expressions(node, "values", depth)?),
-        "FormattedValue" => Node::Formatted { value: boxed(node, "value", depth)?, spec: optional(node, "format_spec", depth)? },
+        "FormattedValue" => {
+            Node::Formatted { value: boxed(node, "value", depth)?, spec: optional(node, "format_spec", depth)? }
+        }
         // Python < 3.9 wraps subscripts in Index; simpleeval unwraps it
         "Index" => expression(&field(node, "value")?, depth + 1)?,
         _ => Node::Unsupported(kind),

@@ -145,7 +145,8 @@ impl<'py> Scope<'_, 'py> {
                 self.rules.attribute(py, &value, attr, self.source)
             }
             Node::Slice(bounds) => {
-                let mut parts: [Bound<'py, PyAny>; 3] = [py.None().into_bound(py), py.None().into_bound(py), py.None().into_bound(py)];
+                let mut parts: [Bound<'py, PyAny>; 3] =
+                    [py.None().into_bound(py), py.None().into_bound(py), py.None().into_bound(py)];
                 for (part, bound) in parts.iter_mut().zip(bounds) {
                     if let Some(bound) = bound {
                         *part = self.eval(bound)?;
@@ -164,7 +165,9 @@ impl<'py> Scope<'_, 'py> {
                 for part in parts {
                     let piece = self.eval(part)?.str()?;
                     if self.rules.too_long(py, piece.len()?)? {
-                        return Err(self.rules.iterable_too_long(py, "Sorry, I will not evaluate something this long.".into()));
+                        return Err(self
+                            .rules
+                            .iterable_too_long(py, "Sorry, I will not evaluate something this long.".into()));
                     }
                     pieces.append(piece)?;
                 }
@@ -194,7 +197,8 @@ impl<'py> Scope<'_, 'py> {
             // a subclass: its own __getitem__ / __missing__, as `names[name]` runs them
             match self.names.as_any().get_item(name) {
                 Ok(value) => return Ok(value),
-                Err(err) if err.is_instance_of::<PyKeyError>(self.py) || err.is_instance_of::<PyTypeError>(self.py) => {}
+                Err(err) if err.is_instance_of::<PyKeyError>(self.py) || err.is_instance_of::<PyTypeError>(self.py) => {
+                }
                 Err(err) => return Err(err),
             }
         }

@@ -39,7 +39,12 @@ impl Evaluator {
     }
 
     /// The value of `expr` with `names` as its variables.
-    fn eval<'py>(&self, py: Python<'py>, expr: &Bound<'py, PyAny>, names: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn eval<'py>(
+        &self,
+        py: Python<'py>,
+        expr: &Bound<'py, PyAny>,
+        names: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         evaluate(py, &self.functions(py)?, expr, names)
     }
 
@@ -53,7 +58,9 @@ impl Evaluator {
     fn functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &*self.functions.load() {
             Some(functions) => Ok(functions.bind(py).clone()),
-            None => Err(pyo3::exceptions::PyRuntimeError::new_err("this Evaluator was cleared by the garbage collector")),
+            None => {
+                Err(pyo3::exceptions::PyRuntimeError::new_err("this Evaluator was cleared by the garbage collector"))
+            }
         }
     }
 

@@ -246,7 +246,9 @@ impl Simpleeval {
                 if self.setting(py, intern!(py, "ATTR_INDEX_FALLBACK"))?.is_truthy()? {
                     match value.get_item(attr) {
                         Ok(item) => Some(item),
-                        Err(err) if err.is_instance_of::<PyKeyError>(py) || err.is_instance_of::<PyTypeError>(py) => None,
+                        Err(err) if err.is_instance_of::<PyKeyError>(py) || err.is_instance_of::<PyTypeError>(py) => {
+                            None
+                        }
                         Err(err) => return Err(err),
                     }
                 } else {
@@ -268,7 +270,12 @@ impl Simpleeval {
     }
 
     /// simpleeval's `safe_add`: two sized operands may not add up past `MAX_STRING_LENGTH`.
-    pub fn add<'py>(&self, py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub fn add<'py>(
+        &self,
+        py: Python<'py>,
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if has_len(a)? && has_len(b)? {
             let total = (a.len()? as u128 + b.len()? as u128) as usize;
             if self.too_long(py, total)? {
@@ -280,7 +287,12 @@ impl Simpleeval {
     }
 
     /// simpleeval's `safe_mult`: repeating a sized operand is limited to `MAX_STRING_LENGTH`.
-    pub fn mul<'py>(&self, py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub fn mul<'py>(
+        &self,
+        py: Python<'py>,
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         for (sized, times) in [(a, b), (b, a)] {
             if has_len(sized)? {
                 let max = self.setting(py, intern!(py, "MAX_STRING_LENGTH"))?;
@@ -293,10 +305,18 @@ impl Simpleeval {
     }
 
     /// simpleeval's `safe_power`: neither side beyond `MAX_POWER` in absolute value.
-    pub fn pow<'py>(&self, py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub fn pow<'py>(
+        &self,
+        py: Python<'py>,
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let max = self.setting(py, intern!(py, "MAX_POWER"))?;
         if absolute(a)?.gt(&max)? || absolute(b)?.gt(&max)? {
-            return Err(self.number_too_high(py, format!("Sorry! I don't want to evaluate {} ** {}", formatted(a)?, formatted(b)?)));
+            return Err(self.number_too_high(
+                py,
+                format!("Sorry! I don't want to evaluate {} ** {}", formatted(a)?, formatted(b)?),
+            ));
         }
         a.pow(b, py.None())
     }
@@ -347,7 +367,10 @@ fn has_len(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     // SAFETY: reading the type pointer of a live object.
     let t = unsafe { ffi::Py_TYPE(value.as_ptr()) };
     let is = |static_type: *mut ffi::PyTypeObject| t == static_type;
-    if is(&raw mut ffi::PyLong_Type) || is(&raw mut ffi::PyFloat_Type) || is(&raw mut ffi::PyBool_Type) || value.is_none()
+    if is(&raw mut ffi::PyLong_Type)
+        || is(&raw mut ffi::PyFloat_Type)
+        || is(&raw mut ffi::PyBool_Type)
+        || value.is_none()
     {
         return Ok(false);
     }
@@ -371,9 +394,8 @@ fn absolute<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 pub fn formatted(value: &Bound<'_, PyAny>) -> PyResult<String> {
     let py = value.py();
     // SAFETY: PyObject_Format returns a new reference or NULL with an exception set.
-    let text = unsafe {
-        Bound::from_owned_ptr_or_err(py, ffi::PyObject_Format(value.as_ptr(), intern!(py, "").as_ptr()))?
-    };
+    let text =
+        unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyObject_Format(value.as_ptr(), intern!(py, "").as_ptr()))? };
     text.extract()
 }
 
