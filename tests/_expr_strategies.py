@@ -981,7 +981,7 @@ def describe(value: Any, places: dict[int, str] | None = None) -> str:
     return text(value, "value")
 
 
-def _exception(exc: BaseException) -> str:
+def _exception_head(exc: BaseException) -> str:
     kind = type(exc)
     try:
         message = str(exc)
@@ -993,13 +993,24 @@ def _exception(exc: BaseException) -> str:
         message = "maximum recursion depth exceeded..."
     if not isinstance(exc, simpleeval.OperatorNotDefined):
         message = _ADDRESS.sub("0x?", message)
-    parts = [f"{kind.__module__}.{kind.__qualname__}@{id(kind)}: {short(message, 2000)}"]
+    return f"{kind.__module__}.{kind.__qualname__}@{id(kind)}: {short(message, 2000)}"
+
+
+def _exception(exc: BaseException) -> str:
+    parts = [_exception_head(exc)]
     if isinstance(exc, simpleeval.InvalidExpression):
         for attr in _SIMPLEEVAL_ATTRS:
             if hasattr(exc, attr):
                 parts.append(f"{attr}={short(_safe_repr(getattr(exc, attr)), 2000)}")
     if isinstance(exc, SyntaxError):
         parts.extend(f"{attr}={getattr(exc, attr)!r}" for attr in _SYNTAX_ATTRS)
+    # the chain a traceback prints ("During handling of the above exception...")
+    if exc.__cause__ is not None:
+        parts.append(f"cause=({_exception_head(exc.__cause__)})")
+    if exc.__context__ is not None:
+        parts.append(f"context=({_exception_head(exc.__context__)})")
+    if exc.__suppress_context__:
+        parts.append("suppress_context")
     return "; ".join(parts)
 
 

@@ -34,11 +34,14 @@ except ImportError:  # pragma: no cover - depends on the environment
 # Deterministic by default, so `make test` and CI see the same examples every run;
 # the "ci" and "slow" profiles search further with random seeds.
 settings.register_profile("default", max_examples=100, deadline=None, derandomize=True)
-settings.register_profile("ci", max_examples=300, deadline=None)
+# derandomize=False: register_profile builds on the loaded ("default") profile, which
+# would pass its derandomize=True on.
+settings.register_profile("ci", max_examples=300, deadline=None, derandomize=False)
 settings.register_profile(
     "slow",
     max_examples=10_000,
     deadline=None,
+    derandomize=False,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -4,7 +4,7 @@
 //! [`Compiled::Simpleeval`] and runs on simpleeval itself.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyList, PyString, PyType};
 
 /// Expressions nested deeper than this run on simpleeval, which then fails (or not) with
 /// RecursionError exactly as it does alone.
@@ -84,8 +84,9 @@ pub enum Node {
         value: Box<Node>,
         spec: Option<Box<Node>>,
     },
-    /// A syntax simpleeval has no handler for: FeatureNotAvailable when reached.
-    Unsupported(String),
+    /// A syntax simpleeval has no handler for (the node's class): FeatureNotAvailable
+    /// when reached.
+    Unsupported(Py<PyType>),
 }
 
 pub enum Callee {
@@ -106,8 +107,8 @@ pub enum Statement {
     },
     /// `import`: refused.
     Import,
-    /// A statement simpleeval has no handler for.
-    Unsupported(String),
+    /// A statement simpleeval has no handler for (the node's class).
+    Unsupported(Py<PyType>),
 }
 
 /// What one source text compiles to.
@@ -136,10 +137,13 @@ pub fn worth_compiling(text: &str) -> bool {
 fn number_then_letters(text: &str) -> bool {
     let bytes = text.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    // A non-ASCII character before a digit may be whitespace that `strip()` removes
+    // (U+00A0, U+3000), so only ASCII identifier characters make a digit part of a name.
+    let ascii_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let starts_number = (b.is_ascii_digit() && (i == 0 || !ident(bytes[i - 1])))
+        let starts_number = (b.is_ascii_digit() && (i == 0 || !ascii_ident(bytes[i - 1])))
             || (b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
         if !starts_number {
             i += 1;
@@ -207,7 +211,7 @@ fn statement(node: &Bound<'_, PyAny>) -> Converted<Statement> {
             Statement::Assign { value: expression(&field(node, "value")?, 0)?, augmented: kind == "AugAssign" }
         }
         "Import" => Statement::Import,
-        other => Statement::Unsupported(other.to_owned()),
+        _ => Statement::Unsupported(node.get_type().unbind()),
     })
 }
 
@@ -355,7 +359,7 @@ fn expression(node: &Bound<'_, PyAny>, depth: u32) -> Converted<Node> {
         }
         // Python < 3.9 wraps subscripts in Index; simpleeval unwraps it
         "Index" => expression(&field(node, "value")?, depth + 1)?,
-        _ => Node::Unsupported(kind),
+        _ => Node::Unsupported(node.get_type().unbind()),
     })
 }
 
@@ -365,7 +369,9 @@ mod tests {
 
     #[test]
     fn numbers_running_into_letters_are_found() {
-        for risky in ["1if x else 2", "0x1for", "1and 2", "x or 1in y", ".5or 1", "1.and", "0b1or 1", "3é"] {
+        for risky in
+            ["1if x else 2", "0x1for", "1and 2", "x or 1in y", ".5or 1", "1.and", "0b1or 1", "3é", "\u{a0}1if 1 else 2"]
+        {
             assert!(number_then_letters(risky), "{risky}");
         }
         for fine in ["1 if x else 2", "0x1F + 1", "1e5", "1e-5j", "1_000", "x1if", "a.b1", "0o17", "2.5E+3", "1j"] {

@@ -41,8 +41,15 @@ impl<'py> Scope<'_, 'py> {
         Ok(value)
     }
 
-    fn unsupported(&self, kind: &str) -> PyErr {
-        self.rules.feature_not_available(self.py, format!("Sorry, {kind} is not available in this evaluator"))
+    /// simpleeval's refusal of a node it has no handler for, raised while handling the
+    /// KeyError of its handler table (keyed by the node's class).
+    fn unsupported(&self, kind: &Py<pyo3::types::PyType>) -> PyErr {
+        let py = self.py;
+        let kind = kind.bind(py);
+        let name = kind.name().map(|n| n.to_string()).unwrap_or_default();
+        let err = self.rules.feature_not_available(py, format!("Sorry, {name} is not available in this evaluator"));
+        err.set_context(py, Some(PyKeyError::new_err(kind.clone().unbind())));
+        err
     }
 
     /// A node's value, checked.
@@ -189,18 +196,18 @@ impl<'py> Scope<'_, 'py> {
     /// A name: `names[name]` first (a KeyError or TypeError there passes over to the
     /// functions), then the functions, else NameNotDefined.
     fn name(&self, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
-        if self.names.is_exact_instance_of::<PyDict>() {
-            if let Some(value) = self.names.get_item(name)? {
-                return Ok(value);
-            }
+        let found = if self.names.is_exact_instance_of::<PyDict>() {
+            self.names.get_item(name)
         } else {
             // a subclass: its own __getitem__ / __missing__, as `names[name]` runs them
-            match self.names.as_any().get_item(name) {
-                Ok(value) => return Ok(value),
-                Err(err) if err.is_instance_of::<PyKeyError>(self.py) || err.is_instance_of::<PyTypeError>(self.py) => {
-                }
-                Err(err) => return Err(err),
-            }
+            self.names.as_any().get_item(name).map(Some)
+        };
+        match found {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            // simpleeval passes over a KeyError or TypeError of the lookup (a key's __eq__ may raise)
+            Err(err) if err.is_instance_of::<PyKeyError>(self.py) || err.is_instance_of::<PyTypeError>(self.py) => {}
+            Err(err) => return Err(err),
         }
         if let Some(function) = self.functions.get_item(name)? {
             return Ok(function);
@@ -231,23 +238,44 @@ impl<'py> Scope<'_, 'py> {
                 return Err(err);
             }
         };
+        // simpleeval calls `func(*(generator), **dict(generator))`: the keywords are
+        // evaluated first, the positional arguments when the call unpacks them, and a
+        // StopIteration inside either generator becomes RuntimeError (PEP 479)
+        let kwargs = match keywords.is_empty() {
+            true => None,
+            false => {
+                let kwargs = PyDict::new(py);
+                for (name, node) in keywords {
+                    let value = self.eval(node).map_err(|err| in_generator(py, err))?;
+                    // simpleeval checks the (name, value) pair its keyword node evaluates to
+                    self.rules.check(py, &value).map_err(|err| in_generator(py, err))?;
+                    kwargs.set_item(name.bind(py), value)?;
+                }
+                Some(kwargs)
+            }
+        };
         let mut values = Vec::with_capacity(args.len());
         for arg in args {
-            values.push(self.eval(arg)?);
+            values.push(self.eval(arg).map_err(|err| in_generator(py, err))?);
         }
         let args = PyTuple::new(py, values)?;
-        if keywords.is_empty() {
-            return func.call1(args);
+        match kwargs {
+            None => func.call1(args),
+            Some(kwargs) => func.call(args, Some(&kwargs)),
         }
-        let kwargs = PyDict::new(py);
-        for (name, node) in keywords {
-            let value = self.eval(node)?;
-            // simpleeval checks the (name, value) pair its keyword node evaluates to
-            self.rules.check(py, &value)?;
-            kwargs.set_item(name.bind(py), value)?;
-        }
-        func.call(args, Some(&kwargs))
     }
+}
+
+/// An exception leaving a generator expression's frame: StopIteration becomes
+/// `RuntimeError("generator raised StopIteration")` caused by it, as CPython does.
+fn in_generator(py: Python<'_>, err: PyErr) -> PyErr {
+    if !err.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) {
+        return err;
+    }
+    let replaced = pyo3::exceptions::PyRuntimeError::new_err("generator raised StopIteration");
+    replaced.set_cause(py, Some(err.clone_ref(py)));
+    replaced.set_context(py, Some(err));
+    replaced
 }
 
 fn compare<'py>(op: CompareOp, left: &Bound<'py, PyAny>, right: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

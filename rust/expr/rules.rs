@@ -124,21 +124,14 @@ impl Simpleeval {
         self.warn(py, self.multiple_expressions.bind(py), &message, self.warn_lines[2])
     }
 
-    /// A warning as simpleeval's `warnings.warn` call at `line` gives it: from its file,
-    /// its module, its registry (so `-W ignore:::simpleeval` and "once" filters apply).
+    /// A warning as simpleeval's `warnings.warn` call at `line` gives it: from its file
+    /// and module (so `-W ignore:::simpleeval` applies).
     fn warn(&self, py: Python<'_>, category: &Bound<'_, PyType>, message: &str, line: i32) -> PyResult<()> {
         let message = std::ffi::CString::new(message.replace('\0', "\\x00"))
             .map_err(|_| PyTypeError::new_err("warning message with a NUL byte"))?;
-        let namespace = self.module.bind(py).dict();
-        let registry = match namespace.get_item(intern!(py, "__warningregistry__"))? {
-            Some(registry) => registry,
-            None => {
-                let registry = PyDict::new(py).into_any();
-                namespace.set_item(intern!(py, "__warningregistry__"), &registry)?;
-                registry
-            }
-        };
-        PyErr::warn_explicit(py, category.as_any(), &message, &self.file, line, Some(c"simpleeval"), Some(&registry))
+        // No registry: every SimpleEval() resets the warning registries (its constructor
+        // changes the filters), so under "default" simpleeval's warnings show each time.
+        PyErr::warn_explicit(py, category.as_any(), &message, &self.file, line, Some(c"simpleeval"), None)
     }
 
     /// `MAX_STRING_LENGTH`, compared as simpleeval compares it: `length > MAX_STRING_LENGTH`.
@@ -242,14 +235,24 @@ impl Simpleeval {
     ) -> PyResult<Bound<'py, PyAny>> {
         let item = match value.getattr(attr) {
             Ok(item) => Some(item),
-            Err(err) if err.is_instance_of::<PyAttributeError>(py) || err.is_instance_of::<PyTypeError>(py) => {
-                if self.setting(py, intern!(py, "ATTR_INDEX_FALLBACK"))?.is_truthy()? {
+            Err(missing)
+                if missing.is_instance_of::<PyAttributeError>(py) || missing.is_instance_of::<PyTypeError>(py) =>
+            {
+                // raised inside simpleeval's `except`: what escapes has the getattr error as context
+                let within = |err: PyErr| {
+                    if err.value(py).getattr(intern!(py, "__context__")).is_ok_and(|c| c.is_none()) {
+                        err.set_context(py, Some(missing.clone_ref(py)));
+                    }
+                    err
+                };
+                let fallback = self.setting(py, intern!(py, "ATTR_INDEX_FALLBACK")).map_err(within)?;
+                if fallback.is_truthy().map_err(within)? {
                     match value.get_item(attr) {
                         Ok(item) => Some(item),
                         Err(err) if err.is_instance_of::<PyKeyError>(py) || err.is_instance_of::<PyTypeError>(py) => {
                             None
                         }
-                        Err(err) => return Err(err),
+                        Err(err) => return Err(within(err)),
                     }
                 } else {
                     None
