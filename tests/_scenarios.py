@@ -518,7 +518,7 @@ def _tasked_names(actions: tuple) -> frozenset:
     """Names whose batch items pystator and ferrostator both run in Tasks that start
     alike: async actions, provided no action unregisters anything (a missing name is
     skipped inline). None on Python 3.12+, where ferrostator's Tasks start eagerly
-    (README: "On Python 3.12+ tasks start eagerly") and pystator's on the next loop
+    (docs/contracts.md: "On Python 3.12+ tasks start eagerly") and pystator's on the next loop
     iteration."""
     if sys.version_info >= (3, 12):
         return frozenset()
@@ -534,7 +534,7 @@ def _only_tasked_items(op: OpDef, tasked: frozenset) -> bool:
 
 
 def _eager_start_shows(sc: Scenario, op: OpDef) -> bool:
-    """Python 3.12+ only: ferrostator's Tasks start eagerly (README, "Deliberate
+    """Python 3.12+ only: ferrostator's Tasks start eagerly (docs/contracts.md, "Deliberate
     differences"), pystator's gather Tasks on the next loop iteration, so once an item
     of a batch of several may suspend (an async action, a retry's sleep, a timeout's
     wait), the order in which the items resume may differ."""
@@ -549,7 +549,7 @@ def _eager_start_shows(sc: Scenario, op: OpDef) -> bool:
 
 
 def fan_out_differs(sc: Scenario) -> bool:
-    """DELIBERATE DIFFERENCE 6 (README, "Deliberate differences"): parallel/phased
+    """DELIBERATE DIFFERENCE 6 (docs/contracts.md, "Deliberate differences"): parallel/phased
     batches run their leading sync items (sync actions, effects, skips of missing
     actions) inline, in the caller's step, where pystator gives every item a gather
     Task that starts on the next loop iteration.  A concurrent Task (the ticker) or a

@@ -33,7 +33,7 @@ Known, deliberate differences are kept out of the generated scenarios:
    key, and it is absent from the initial context; the ticker never compares it;
 4. logger names differ: only level and message are compared;
 5. ContextVar / current_task identity is not looked at;
-6. parallel/phased batches run leading sync items inline (README): the parallel
+6. parallel/phased batches run leading sync items inline (docs/contracts.md): the parallel
    property generates no fan-out with a ticker or a cancellation unless all its
    items are async actions, and no sync action raising a BaseException
    (``_scenarios.fan_out_differs``); FOUND below keeps examples as strict xfails.
@@ -104,7 +104,7 @@ def test_differential_sequential(scenario: Scenario) -> None:
     check(scenario)
 
 
-# Parallel/phased batches run leading sync items inline (README, "Deliberate
+# Parallel/phased batches run leading sync items inline (docs/contracts.md, "Deliberate
 # differences"; S.fan_out_differs): such scenarios show that documented difference,
 # not bugs, so they are not generated (the assume() only guards the generator).
 @_PROCESS_WIDE_HARNESS
@@ -532,7 +532,7 @@ FOUND = {
 }
 
 
-# Found differences that are deliberate (README, "Deliberate differences"): they are
+# Found differences that are deliberate (docs/contracts.md, "Deliberate differences"): they are
 # kept as strict xfails, so a change that makes ferrostator match pystator again is
 # noticed, and the differences stay documented by an executable example.
 DELIBERATE = {

@@ -1,5 +1,5 @@
 """Params isolation in parallel and phased batches (ferrostator only: pystator 0.0.25
-shows an action's params to the whole batch while the action is suspended; README,
+shows an action's params to the whole batch while the action is suspended; docs/contracts.md,
 "Deliberate differences").
 
 The rule: while an action runs, ``context["_action_params"]`` holds its own spec's

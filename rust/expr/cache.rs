@@ -3,6 +3,7 @@
 //! A miss compiles outside any lock, then publishes a new snapshot; a full table starts
 //! over, so memory stays bounded whatever sources arrive.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -10,6 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use arc_swap::ArcSwap;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use pyo3::types::PyString;
 
 use super::compile::{compile, worth_compiling, Compiled, MAX_SOURCE};
@@ -44,6 +46,7 @@ type Table = HashMap<isize, Vec<Arc<Entry>>, BuildHasherDefault<PyHash>>;
 
 static TABLE: LazyLock<ArcSwap<Table>> = LazyLock::new(|| ArcSwap::from_pointee(Table::default()));
 static WRITER: Mutex<()> = Mutex::new(());
+static COMPILING: Mutex<()> = Mutex::new(());
 
 fn same_text(a: &Bound<'_, PyString>, b: &Bound<'_, PyString>) -> bool {
     // SAFETY: both are live exact str objects.
@@ -70,7 +73,7 @@ pub fn with_compiled<R>(
         return f(None);
     }
     let compiled = if worth_compiling(text) {
-        match compile(py, source) {
+        match compile_alone(py, source) {
             Ok(compiled) => compiled,
             // nothing kept: simpleeval parses it again and raises what the parser raises
             Err(_) => return f(None),
@@ -83,8 +86,29 @@ pub fn with_compiled<R>(
     f(Some(&entry.compiled))
 }
 
+thread_local! {
+    /// Whether this thread is inside [`compile_alone`] (a finalizer run by the parser's
+    /// allocations may evaluate an expression of its own).
+    static COMPILING_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Compiles with no other thread compiling: CPython 3.11's `ast` module keeps its
+/// conversion depth per interpreter, so two threads converting trees at once (one
+/// switched out by a finalizer mid-way) can fail with "AST constructor recursion depth
+/// mismatch". The lock is taken detached from Python, and not again by a nested compile.
+fn compile_alone(py: Python<'_>, source: &Bound<'_, PyString>) -> PyResult<Compiled> {
+    if COMPILING_HERE.get() {
+        return compile(py, source);
+    }
+    let _alone = COMPILING.lock_py_attached(py).unwrap_or_else(|poisoned| poisoned.into_inner());
+    COMPILING_HERE.set(true);
+    let compiled = compile(py, source);
+    COMPILING_HERE.set(false);
+    compiled
+}
+
 fn publish(py: Python<'_>, hash: isize, entry: Arc<Entry>) {
-    let writer = WRITER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let writer = WRITER.lock_py_attached(py).unwrap_or_else(|poisoned| poisoned.into_inner());
     let current = TABLE.load();
     let mut table = if current.values().map(Vec::len).sum::<usize>() >= CAPACITY {
         Table::default()

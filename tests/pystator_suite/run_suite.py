@@ -10,7 +10,7 @@ The suite comes from the sdist of the installed pystator version, fetched once w
 part of this repository. Its test dependencies are in ``requirements-pystator-suite.txt``.
 
 A test whose outcome differs must be listed in ``DIFFERENCES`` below with the reason
-(the README's table of deliberate differences lists the same ids); a listed test that
+(docs/contracts.md's table of deliberate differences lists the same ids); a listed test that
 no longer differs fails the run too, so the list stays true.
 """
 

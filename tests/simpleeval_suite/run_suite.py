@@ -59,9 +59,9 @@ def _tests(test_class: str, names: str, reason: str) -> dict[str, str]:
 
 
 #: test id -> why (some of) its evaluations run on simpleeval, not on the engine: it pins
-#: a configuration of simpleeval's that ferrostator's engine does not mirror (the README's
-#: list of what the engine leaves out is this one). Its other evaluations, if any, run on
-#: the engine.
+#: a configuration of simpleeval's that ferrostator's engine does not mirror (the list in
+#: docs/expressions.md of what the engine leaves out is this one). Its other evaluations,
+#: if any, run on the engine.
 NOT_MIRRORED: dict[str, str] = {
     **_tests(
         "test_allowed_attributes.py::TestAllowedAttributes",
