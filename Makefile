@@ -109,12 +109,33 @@ test-threads: build-dev ## Build, then run every test body in THREADS (4) thread
 stress: build-dev ## Long reliability runs: thread storms, 1M-execution RSS, 10k-example fuzz, clippy
 	STRESS=1 HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q -s tests/stress  # -s: prints the figures
 
+# `make bench` measures what users install: the release wheel (`make wheel`, profile-guided,
+# for WHEEL_PYTHON) installed into fresh venvs, .venvs/bench (0.0.25) and .venvs/bench-v47
+# (0.0.47), by scripts/test_wheel.sh; each report's header names the wheel, the CPython and
+# the machine. `make bench-dev`: the same reports on the editable development build.
+BENCH_WHEELS := target/bench-wheel
+BENCH_VENV := .venvs/bench
+BENCH_V47_VENV := .venvs/bench-v47
+
 .PHONY: bench
-bench: build-v47 ## Benchmarks side by side with pystator: 0.0.25 (seed), then 0.0.47 (ferrostator.v47), then bench-scaling
-	$(PY) benches/report.py
-	$(V47_PY) benches/report.py --contract v47
+bench: ## Benchmarks of the release wheel side by side with pystator: 0.0.25 (seed), then 0.0.47 (ferrostator.v47), then bench-scaling
+	rm -rf $(BENCH_WHEELS)
+	$(MAKE) --no-print-directory wheel DIST=$(BENCH_WHEELS)
+	bash scripts/test_wheel.sh --no-test --python $(WHEEL_PYTHON) --wheels $(BENCH_WHEELS) --venv $(BENCH_VENV) \
+		--requirements requirements-dev.txt --requirements requirements-reference.txt
+	bash scripts/test_wheel.sh --no-test --python $(WHEEL_PYTHON) --wheels $(BENCH_WHEELS) --venv $(BENCH_V47_VENV) \
+		--requirements requirements-v47.txt
+	set -o pipefail; $(BENCH_VENV)/bin/python benches/report.py | tee docs/bench/seed.md
+	set -o pipefail; $(BENCH_V47_VENV)/bin/python benches/report.py --contract v47 | tee docs/bench/v47.md
+	$(BENCH_VENV)/bin/python benches/chart.py docs/bench/seed.md docs/bench/v47.md docs/performance.svg
 	@if [ -x "$(FT_PYTHON)" ]; then $(MAKE) --no-print-directory bench-scaling; \
 	else echo "bench-scaling skipped: no free-threaded CPython at $(FT_PYTHON) (make bench-scaling builds it)"; fi
+
+.PHONY: bench-dev
+bench-dev: build-v47 ## The benchmarks of `make bench` on the editable development build (.venv, .venvs/v47), into docs/bench/ and the README's chart
+	set -o pipefail; $(PY) benches/report.py | tee docs/bench/seed.md
+	set -o pipefail; $(V47_PY) benches/report.py --contract v47 | tee docs/bench/v47.md
+	$(PY) benches/chart.py docs/bench/seed.md docs/bench/v47.md docs/performance.svg
 
 .PHONY: cachesim
 cachesim: build-dev ## The end-to-end sync row under valgrind's cache simulator: ferrostator vs the ceiling, counted, not timed (needs valgrind)
@@ -180,14 +201,27 @@ $(VENV)/.uvloop: requirements-uvloop.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-uvloop.txt
 	touch $@
 
+# The release wheel: `scripts/pgo.sh wheel` makes the profile with this very maturin command
+# (per CPython; cached in target/pgo/), builds the wheel on it and checks that every function
+# found its profile, or fails (FERRO_PGO=0: a plain wheel, recorded as such). Its tools (maturin,
+# zig, auditwheel) live in a venv of their own, so a wheel build never touches .venv; the
+# wheels workflow runs the same script with the same arguments.
+WHEEL_TOOLS := .venvs/wheel-tools
+WHEEL_ARGS := --release --locked --zig --compatibility manylinux2014 --auditwheel check
+
+$(WHEEL_TOOLS)/.installed: requirements-dev.txt requirements-wheel.txt
+	$(PYTHON) -m venv $(WHEEL_TOOLS)
+	$(WHEEL_TOOLS)/bin/python -m pip install -q --upgrade pip
+	$(WHEEL_TOOLS)/bin/python -m pip install -q -r requirements-dev.txt -r requirements-wheel.txt
+	touch $@
+
 .PHONY: wheel
-wheel: $(VENV)/.wheel-tools ## Release wheel for WHEEL_PYTHON, manylinux2014 x86_64 (zig), into dist/
+wheel: $(WHEEL_TOOLS)/.installed ## Release wheel for WHEEL_PYTHON, profile-guided, manylinux2014 x86_64 (zig), into dist/
 	rm -rf $(DIST)/.wheel-build
-	CARGO_ZIGBUILD_PYTHON_PATH=$(abspath $(PY)) RUSTFLAGS="$(PGO_RUSTFLAGS)" \
-	maturin build --release --locked --zig --compatibility manylinux2014 --auditwheel check \
-		--interpreter $(WHEEL_PYTHON) --out $(DIST)/.wheel-build
-	$(PY) -m auditwheel show $(DIST)/.wheel-build/*.whl
-	mv -f $(DIST)/.wheel-build/*.whl $(DIST)/ && rmdir $(DIST)/.wheel-build
+	CARGO_ZIGBUILD_PYTHON_PATH=$(abspath $(WHEEL_TOOLS))/bin/python MATURIN=$(abspath $(WHEEL_TOOLS))/bin/maturin \
+		bash scripts/pgo.sh wheel $(WHEEL_PYTHON) $(DIST)/.wheel-build $(WHEEL_ARGS)
+	$(WHEEL_TOOLS)/bin/python -m auditwheel show $(DIST)/.wheel-build/*.whl
+	mv -f $(DIST)/.wheel-build/* $(DIST)/ && rmdir $(DIST)/.wheel-build
 	@ls -l $(DIST)/*.whl
 
 .PHONY: test-wheel
@@ -195,7 +229,7 @@ test-wheel: wheel ## Install the wheel into a fresh venv (.venvs/wheel-test) and
 	bash scripts/test_wheel.sh --python $(WHEEL_PYTHON) --wheels $(DIST) -- -q $(PYTEST_ARGS)
 
 .PHONY: sdist
-sdist: install ## sdist with every crate vendored (builds with no network access to crates) into dist/
+sdist: install ## sdist with every crate vendored (builds with no network access to crates; a build from it is plain, not profile-guided) into dist/
 	bash scripts/stage_sdist.sh $(SDIST_STAGE)
 	maturin sdist --manifest-path $(SDIST_STAGE)/Cargo.toml --out $(DIST)
 	rm -rf $(SDIST_STAGE)
@@ -211,7 +245,7 @@ test-uvloop: build-dev $(VENV)/.uvloop ## Run every test file that uses asyncio 
 		$$(grep -l asyncio tests/test_*.py) tests/ecosystem/uvloop_checks.py
 
 .PHONY: wheels
-wheels: $(VENV)/.wheel-tools ## `make wheel` for each CPython in WHEEL_VERSIONS found here
+wheels: $(WHEEL_TOOLS)/.installed ## `make wheel` for each CPython in WHEEL_VERSIONS found here (each on its own profile)
 	bash scripts/wheels.sh $(WHEEL_VERSIONS)
 
 .PHONY: test-wheels

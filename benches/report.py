@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -355,6 +356,79 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
+def build_description() -> str:
+    """Which ferrostator build is measured: an editable development build, or the wheel
+    installed into this venv, with what ``scripts/pgo.sh`` recorded of its build (whether
+    it is profile-guided; ``scripts/test_wheel.sh`` leaves it in the venv as
+    ``ferrostator-build.json``)."""
+    from importlib import metadata, util
+
+    try:
+        dist = metadata.distribution("ferrostator")
+    except metadata.PackageNotFoundError:
+        return "ferrostator is not installed"
+    spec = util.find_spec("ferrostator._core")
+    core = Path(spec.origin).name if spec and spec.origin else "no extension module"
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable"):
+        return (
+            f"editable development build (`make build-dev`; its profile is not checked) of "
+            f"{direct.get('url', '?')}: {core}"
+        )
+    info_file = Path(sys.prefix, "ferrostator-build.json")
+    if not info_file.is_file():
+        return f"ferrostator {dist.version} installed without a record of its build: {core}"
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    if info.get("profile_guided") is True:
+        how = (
+            f"profile-guided (profile {info.get('profile')}, every function of the crate "
+            f"on it; training: {info.get('training')})"
+        )
+    elif info.get("profile_guided") is False:
+        how = f"NOT profile-guided ({info.get('why')})"
+    else:
+        how = f"not known whether profile-guided ({info.get('why')})"
+    built = ", ".join(str(info[k]) for k in ("rustc", "maturin") if info.get(k))
+    return f"wheel {info.get('wheel')}, {how}" + (f"; {built}" if built else "")
+
+
+def python_description() -> str:
+    """The interpreter: implementation, version, GIL or free-threaded, where it lives."""
+    import sysconfig
+
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+        gil = f"free-threaded build, GIL {'enabled' if gil_enabled else 'disabled'}"
+    else:
+        gil = "with the GIL"
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return (
+        f"{platform.python_implementation()} {platform.python_version()} ({gil}; "
+        f"{platform.python_compiler()}), {base}"
+    )
+
+
+def machine_description() -> str:
+    """The machine: CPU model, CPUs this process may use, OS and architecture."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        if platform.system() == "Darwin":
+            command = ["sysctl", "-n", "machdep.cpu.brand_string"]
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                cpu = done.stdout.strip() or cpu
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"{cpu}, {usable} of {os.cpu_count()} CPUs usable; {platform.system()} "
+        f"{platform.release()} {platform.machine()}"
+    )
+
+
 class Report:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -395,9 +469,12 @@ class Report:
         self.out(
             title,
             "",
-            f"{versions}; Python {platform.python_version()} on {platform.system()} "
-            f"{platform.machine()}, {os.cpu_count()} CPUs; {mode} run: best of "
-            f"{self.settings.repeats} interleaved repeats of ~{self.settings.repeat_time:g} s.",
+            f"{versions}; {mode} run: best of {self.settings.repeats} interleaved repeats of "
+            f"~{self.settings.repeat_time:g} s.",
+            "",
+            f"- build: {build_description()}",
+            f"- Python: {python_description()}",
+            f"- machine: {machine_description()}",
         )
         for reason in self.unavailable.values():
             self.out("", f"**{reason}**")

@@ -39,3 +39,4 @@ print("check_sdist: built", ferrostator.__name__, "imports from", ferrostator.__
 print("check_sdist: extension", core.__file__)
 ')
 echo "check_sdist: OK: $(basename "$sdist") builds offline from its vendored crates"
+echo "check_sdist: a build from the sdist is a plain release build, NOT profile-guided (scripts/stage_sdist.sh says why)"

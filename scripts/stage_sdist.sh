@@ -13,6 +13,16 @@
 # The stage holds the files git sees (tracked + untracked, minus .gitignore'd ones: no
 # target/, no built *.so), i.e. what maturin would pick from the work tree anyway.
 #
+# No profile goes into the sdist, so a build from it (`pip install ferrostator-X.tar.gz`) is a
+# plain release build (fat LTO, one codegen unit), not the profile-guided build the wheels are
+# (scripts/pgo.sh). A profile fits only the build that made it: LLVM finds a function's
+# profile by its symbol name, and cargo hashes into every symbol name (-C metadata) rustc's
+# exact version and whether --target was given; the CPython version changes the code too. A
+# shipped profile would therefore match nothing unless the user's rustc were the very one
+# that made it, and where the user's LLVM cannot read it, -Cprofile-use fails the build
+# outright; nothing in a PEP 517 build can make the flag conditional (a build script cannot
+# pass -C flags to its own crate).
+#
 # Usage: scripts/stage_sdist.sh STAGE_DIR   (STAGE_DIR is emptied first; keep it outside
 # the repository, so cargo in the stage never sees the repository's own files)
 set -euo pipefail

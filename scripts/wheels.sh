@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make wheel` for each CPython variant found on this machine (scripts/find_python.sh: the
-# machine's, or those `make pythons` built), and with --test `make test-wheel`'s check for
-# each: the wheel installed into a fresh venv (.venvs/wheel-test-<variant>), pytest run
-# against it (scripts/test_wheel.sh). Ends with a table of the wheels and test counts.
+# machine's, or those `make pythons` built): each wheel profile-guided on a profile of its
+# own CPython (scripts/pgo.sh wheel), or the variant's build fails. With --test, `make
+# test-wheel`'s check for each: the wheel installed into a fresh venv (.venvs/wheel-test-
+# <variant>), pytest run against it (scripts/test_wheel.sh). Ends with a table of the wheels
+# (profile-guided or not, from <wheel>.pgo.json) and test counts.
 #
 # Usage: scripts/wheels.sh [--test] [VARIANT ...] [-- PYTEST_ARGS...]
 #   VARIANT is X.Y or X.Yt (default: 3.10 3.11 3.12 3.13 3.14 3.14t 3.15 3.15t)
@@ -44,6 +46,11 @@ print("cp%d%d-cp%d%d%s" % (sys.version_info[:2] * 2 + ("t" if sysconfig.get_conf
     version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
     wheel[$v]=$(cd "$dist" && ls -t ferrostator-"$version"-"$tag"-*.whl 2>/dev/null | head -n1)
     [ -n "${wheel[$v]}" ] || { wheel[$v]="BUILD FAILED: no $tag wheel in $dist"; failed=1; continue; }
+    guided=$("$py" -c 'import json, sys
+info = json.load(open(sys.argv[1], encoding="utf-8"))
+print("profile-guided" if info.get("profile_guided") else "NOT profile-guided: %s" % info.get("why"))' \
+        "$dist/${wheel[$v]}.pgo.json" 2>/dev/null) || guided="no record of its build"
+    wheel[$v]="${wheel[$v]} ($guided)"
     if [ $test -eq 1 ]; then
         echo
         echo "=== CPython $v: test the wheel ==="
