@@ -313,6 +313,7 @@ def test_install_leaves_the_guard_expression_to_pystator_when_simpleeval_is_unve
     ]
     assert report["differences"] == []
     assert report["same_warnings"] is True
+    assert report["simpleeval_warnings"] > 0
 
 
 def _warnings_seen(*, installed: bool, ignore_simpleeval: bool) -> list[tuple[str, str, str]]:
